@@ -1,0 +1,22 @@
+-- Grades at each of the 27 week ends up to {{as_of}} (the as-of day and the 26 Sundays before
+-- it), computed from the same evidence rows: the ground for the weekly changes.
+WITH weeks AS (
+    SELECT CAST(DATE '{{as_of}}' - (k * INTERVAL '7 days') AS DATE) AS week_end
+    FROM unnest(range(0, 27)) AS t(k)
+),
+pts AS (
+    SELECT w.week_end, e.uscc,
+        sum(CASE WHEN ev.uscc IS NOT NULL THEN ev.points ELSE 0 END) AS points,
+        bool_or(coalesce(ev.hard_trigger, false))                     AS hard,
+        string_agg(ev.rule_id, ',' ORDER BY ev.rule_id, ev.source_key) AS rules
+    FROM weeks w
+    CROSS JOIN enterprise e
+    LEFT JOIN credit_events ev ON ev.uscc = e.uscc AND ev.event_date <= w.week_end AND ev.counts_until > w.week_end
+    GROUP BY w.week_end, e.uscc
+)
+SELECT week_end, iso_week(arrow_cast(CAST(week_end AS TIMESTAMP), 'Timestamp(µs, "UTC")')) AS week, uscc,
+    {{credit_start}} + points AS score,
+    CASE WHEN hard THEN 'D' WHEN {{credit_start}} + points >= {{grade_a}} THEN 'A' WHEN {{credit_start}} + points >= {{grade_b}} THEN 'B'
+         WHEN {{credit_start}} + points >= {{grade_c}} THEN 'C' ELSE 'D' END AS grade,
+    coalesce(rules, '') AS rules
+FROM pts

@@ -1,0 +1,635 @@
+//! Configuration: the project folder read into typed, cross-checked specs before any data moves.
+//!
+//! Loading has two phases, as in vector: `spec` parses each file on its own (TOML syntax, unknown
+//! keys, value types), then `resolve` checks the files against each other (a pipeline's table has
+//! a schema, a unit code exists, a row check names real columns). Every problem from both phases
+//! is collected with its `file:line:col`, so one `sanhu validate` shows them all. This module
+//! imports no stage: stages depend on it, never the reverse.
+
+pub mod credit;
+pub mod sharing;
+pub mod spec;
+
+use chrono::{NaiveTime, Weekday};
+use chrono_tz::Tz;
+use datafusion::arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use spec::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Lineage columns every lake table of a feed carries, so a row can be traced to its delivery.
+pub const LINEAGE_DELIVERY: &str = "_delivery";
+pub const LINEAGE_FILE: &str = "_source_file";
+pub const LINEAGE_ROW: &str = "_source_row";
+
+/// One configuration problem, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{} configuration problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+    #[error("cannot read project at {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// Text of a config file, kept to turn byte spans into line and column.
+#[derive(Debug, Clone)]
+pub struct SourceText {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl SourceText {
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        line_col(&self.text, offset)
+    }
+    pub fn problem(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> Problem {
+        let (line, col) = if span.start == 0 && span.end == 0 {
+            (0, 0)
+        } else {
+            self.line_col(span.start)
+        };
+        Problem { file: self.path.clone(), line, col, message: message.into() }
+    }
+}
+
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, col)
+}
+
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub code: String,
+    pub name: String,
+    pub short: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    pub title: String,
+    pub ty: ColumnType,
+    pub required: bool,
+    pub check: Option<CodeCheck>,
+    pub on_invalid: OnInvalid,
+    pub aliases: Vec<String>,
+    pub values: Vec<String>,
+    pub map: BTreeMap<String, String>,
+    pub classification: Classification,
+    pub restricted_to: Vec<String>,
+    pub in_key: bool,
+}
+
+impl Column {
+    pub fn data_type(&self) -> DataType {
+        match self.ty {
+            ColumnType::String => DataType::Utf8,
+            ColumnType::Int => DataType::Int64,
+            ColumnType::Float => DataType::Float64,
+            ColumnType::Decimal => DataType::Decimal128(18, 2),
+            ColumnType::Bool => DataType::Boolean,
+            ColumnType::Date => DataType::Date32,
+            ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RowCheck {
+    pub kind: RowCheckKind,
+    pub column: usize,
+    pub other: usize,
+    pub reason: String,
+}
+
+/// A canonical table, resolved.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    pub name: String,
+    pub title: String,
+    pub key: Vec<usize>,
+    pub columns: Vec<Column>,
+    pub row_checks: Vec<RowCheck>,
+    pub file: PathBuf,
+}
+
+impl Schema {
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+    /// The Arrow schema of the table's lake files: canonical columns then lineage.
+    pub fn lake_schema(&self) -> SchemaRef {
+        let mut fields: Vec<Field> = self
+            .columns
+            .iter()
+            .map(|c| Field::new(&c.name, c.data_type(), true))
+            .collect();
+        fields.push(Field::new(LINEAGE_DELIVERY, DataType::Int64, false));
+        fields.push(Field::new(LINEAGE_FILE, DataType::Utf8, false));
+        fields.push(Field::new(LINEAGE_ROW, DataType::Int64, false));
+        Arc::new(ArrowSchema::new(fields))
+    }
+}
+
+/// When a feed's delivery is due (信息报告制度).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expectation {
+    pub weekday: Weekday,
+    pub time: NaiveTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub feed: String,
+    /// None: every unit delivers this feed.
+    pub unit: Option<String>,
+    pub table: String,
+    pub title: String,
+    pub mode: DeliveryMode,
+    pub patterns: Vec<String>,
+    pub matcher: GlobSet,
+    pub expect: Option<Expectation>,
+    pub file: PathBuf,
+}
+
+impl Pipeline {
+    pub fn accepts_unit(&self, unit: &str) -> bool {
+        self.unit.as_deref().is_none_or(|u| u == unit)
+    }
+    pub fn matches_name(&self, file_name: &str) -> bool {
+        self.matcher.is_match(file_name)
+    }
+}
+
+/// A SQL model under `queries/`: the file stem is the table it builds.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: String,
+    pub sql: String,
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub name: String,
+    pub spec: ReportFile,
+    pub source: SourceText,
+}
+
+/// The whole project, loaded and resolved.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    pub settings: ProjectFile,
+    pub tz: Tz,
+    pub units: Vec<Unit>,
+    pub schemas: BTreeMap<String, Schema>,
+    pub pipelines: Vec<Pipeline>,
+    pub models: Vec<Model>,
+    pub reports: Vec<Report>,
+    pub credit: Option<credit::CreditRules>,
+    /// The sharing matrix, expanded per unit and table.
+    pub grants: Vec<sharing::Grant>,
+    pub settings_file: PathBuf,
+}
+
+impl Project {
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join(&self.settings.project.data_dir)
+    }
+    pub fn unit(&self, code: &str) -> Option<&Unit> {
+        self.units.iter().find(|u| u.code == code)
+    }
+    pub fn pipelines_for_table<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Pipeline> + 'a {
+        self.pipelines.iter().filter(move |p| p.table == table)
+    }
+    pub fn report(&self, name: &str) -> Option<&Report> {
+        self.reports.iter().find(|r| r.name == name)
+    }
+    /// How deliveries of a table combine: the mode of its pipelines (resolve checks they agree).
+    pub fn table_mode(&self, table: &str) -> DeliveryMode {
+        self.pipelines_for_table(table).map(|p| p.mode).next().unwrap_or(DeliveryMode::Append)
+    }
+    pub fn limits(&self) -> &IntakeLimits {
+        &self.settings.intake
+    }
+}
+
+/// Read every config file under `root` and resolve them against each other.
+pub fn load(root: &Path) -> Result<Project, ConfigError> {
+    let mut problems = Vec::new();
+    let settings_file = root.join("sanhu.toml");
+    let settings_src = read_source(&settings_file)?;
+    let settings: Option<ProjectFile> = parse(&settings_src, &mut problems);
+
+    let schema_srcs = read_dir_sources(&root.join("schemas"), "toml")?;
+    let pipeline_srcs = read_dir_sources(&root.join("pipelines"), "toml")?;
+    let report_srcs = read_dir_sources(&root.join("reports"), "toml")?;
+    let model_srcs = read_dir_sources(&root.join("queries"), "sql")?;
+
+    let Some(settings) = settings else {
+        return Err(ConfigError::Invalid(problems));
+    };
+
+    // Units.
+    let mut units = Vec::new();
+    let mut seen_units = BTreeSet::new();
+    for u in &settings.units {
+        if !seen_units.insert(u.code.clone()) {
+            problems.push(settings_src.problem(0..0, format!("unit `{}` is declared twice", u.code)));
+        }
+        units.push(Unit { code: u.code.clone(), name: u.name.clone(), short: u.short.clone() });
+    }
+    let unit_codes: BTreeSet<&str> = units.iter().map(|u| u.code.as_str()).collect();
+
+    let tz: Tz = match settings.project.timezone.get_ref().parse() {
+        Ok(tz) => tz,
+        Err(_) => {
+            problems.push(settings_src.problem(
+                settings.project.timezone.span(),
+                format!("unknown time zone `{}` (use an IANA name such as Asia/Shanghai)", settings.project.timezone.get_ref()),
+            ));
+            chrono_tz::Asia::Shanghai
+        }
+    };
+    for r in &settings.recipients {
+        if !unit_codes.contains(r.unit.as_str()) {
+            problems.push(settings_src.problem(0..0, format!("recipient: unknown unit `{}`", r.unit)));
+        }
+        if r.edition != "internal" && r.edition != "circulated" {
+            problems.push(settings_src.problem(0..0, format!("recipient {}: edition `{}` (use internal or circulated)", r.unit, r.edition)));
+        } else if r.edition == "internal" && r.unit != "commerce" {
+            // The internal edition holds restricted columns: DOMAIN §7 keeps it with the commerce bureau.
+            problems.push(settings_src.problem(0..0, format!("recipient {}: only the commerce bureau receives the internal edition", r.unit)));
+        }
+    }
+    for seed in &settings.seeds {
+        if !unit_codes.contains(seed.unit.get_ref().as_str()) {
+            problems.push(settings_src.problem(seed.unit.span(), format!("unknown unit `{}`", seed.unit.get_ref())));
+        }
+        if !root.join(seed.file.get_ref()).is_file() {
+            problems.push(settings_src.problem(seed.file.span(), format!("seed file `{}` does not exist", seed.file.get_ref())));
+        }
+    }
+
+    // Schemas.
+    let mut schemas = BTreeMap::new();
+    for src in &schema_srcs {
+        let Some(file) = parse::<SchemaFile>(src, &mut problems) else { continue };
+        if let Some(schema) = resolve_schema(src, file, &unit_codes, &mut problems) {
+            if schemas.contains_key(&schema.name) {
+                problems.push(src.problem(0..0, format!("table `{}` is declared by another schema file too", schema.name)));
+            } else {
+                schemas.insert(schema.name.clone(), schema);
+            }
+        }
+    }
+
+    // Pipelines.
+    let mut pipelines: Vec<Pipeline> = Vec::new();
+    for src in &pipeline_srcs {
+        let Some(file) = parse::<PipelineFile>(src, &mut problems) else { continue };
+        let feed = file.feed.get_ref().clone();
+        if pipelines.iter().any(|p| p.feed == feed) {
+            problems.push(src.problem(file.feed.span(), format!("feed `{feed}` is declared twice")));
+        }
+        let unit = match file.unit.get_ref().as_str() {
+            "*" => None,
+            u if unit_codes.contains(u) => Some(u.to_string()),
+            u => {
+                problems.push(src.problem(file.unit.span(), format!("unknown unit `{u}` (units are declared in sanhu.toml)")));
+                None
+            }
+        };
+        if !schemas.contains_key(file.table.get_ref()) {
+            problems.push(src.problem(
+                file.table.span(),
+                format!("table `{}` has no schema in schemas/", file.table.get_ref()),
+            ));
+        }
+        let SourceSpec::File { patterns } = &file.source;
+        let mut builder = GlobSetBuilder::new();
+        for p in patterns {
+            match Glob::new(p) {
+                Ok(g) => {
+                    builder.add(g);
+                }
+                Err(e) => problems.push(src.problem(0..0, format!("bad file pattern `{p}`: {e}"))),
+            }
+        }
+        let matcher = builder.build().unwrap_or_else(|_| GlobSet::empty());
+        let expect = file.expect.as_ref().and_then(|e| {
+            if e.every.get_ref() != "weekly" {
+                problems.push(src.problem(e.every.span(), format!("`every = \"{}\"`: only \"weekly\" is supported", e.every.get_ref())));
+            }
+            match parse_due(e.due.get_ref()) {
+                Some(x) => Some(x),
+                None => {
+                    problems.push(src.problem(e.due.span(), format!("`due = \"{}\"`: expected a weekday and time such as \"Mon 10:00\"", e.due.get_ref())));
+                    None
+                }
+            }
+        });
+        pipelines.push(Pipeline {
+            feed,
+            unit,
+            table: file.table.get_ref().clone(),
+            title: file.title.clone(),
+            mode: file.mode,
+            patterns: patterns.clone(),
+            matcher,
+            expect,
+            file: src.path.clone(),
+        });
+    }
+    // All feeds of one table must agree on how deliveries combine.
+    for (i, p) in pipelines.iter().enumerate() {
+        if let Some(q) = pipelines[..i].iter().find(|q| q.table == p.table && q.mode != p.mode) {
+            problems.push(Problem {
+                file: p.file.clone(),
+                line: 0,
+                col: 0,
+                message: format!("mode {:?} differs from feed `{}` ({:?}) writing the same table `{}`", p.mode, q.feed, q.mode, p.table),
+            });
+        }
+    }
+
+    // Models.
+    let mut models = Vec::new();
+    for src in &model_srcs {
+        let name = src.path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        if schemas.contains_key(&name) {
+            problems.push(src.problem(0..0, format!("model `{name}` has the name of a canonical table")));
+        }
+        if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            problems.push(src.problem(0..0, format!("model name `{name}`: use lower-case letters, digits and _ only")));
+        }
+        models.push(Model { name, sql: src.text.clone(), file: src.path.clone() });
+    }
+
+    // The credit rule set compiles into a model of its own.
+    let credit_path = root.join(credit::RULES_FILE);
+    let credit = if credit_path.is_file() {
+        let src = read_source(&credit_path)?;
+        parse::<credit::CreditRules>(&src, &mut problems).map(|rules| {
+            models.push(credit::resolve(&src, &rules, &mut problems));
+            rules
+        })
+    } else {
+        None
+    };
+
+    // The sharing matrix.
+    let sharing_path = root.join(sharing::SHARING_FILE);
+    let grants = if sharing_path.is_file() {
+        let src = read_source(&sharing_path)?;
+        let codes: Vec<String> = units.iter().map(|u| u.code.clone()).collect();
+        let model_names: BTreeSet<String> = models.iter().map(|m| m.name.clone()).collect();
+        parse::<sharing::SharingFile>(&src, &mut problems)
+            .map(|f| sharing::resolve(&src, &f, &codes, &schemas, &model_names, &mut problems))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+
+    // Reports.
+    let mut reports = Vec::new();
+    for src in &report_srcs {
+        let Some(file) = parse::<ReportFile>(src, &mut problems) else { continue };
+        let name = file.report.get_ref().clone();
+        for sheet in &file.sheets {
+            if let Some(chart) = &sheet.chart
+                && !matches!(chart.kind.as_str(), "line" | "column" | "pie")
+            {
+                problems.push(src.problem(0..0, format!("sheet `{}`: chart kind `{}` (use line, column or pie)", sheet.name, chart.kind)));
+            }
+        }
+        reports.push(Report { name, spec: file, source: src.clone() });
+    }
+
+    if !problems.is_empty() {
+        problems.sort();
+        problems.dedup();
+        return Err(ConfigError::Invalid(problems));
+    }
+    Ok(Project {
+        root: root.to_path_buf(),
+        settings,
+        tz,
+        units,
+        schemas,
+        pipelines,
+        models,
+        reports,
+        credit,
+        grants,
+        settings_file,
+    })
+}
+
+fn resolve_schema(
+    src: &SourceText,
+    file: SchemaFile,
+    unit_codes: &BTreeSet<&str>,
+    problems: &mut Vec<Problem>,
+) -> Option<Schema> {
+    let name = file.table.get_ref().clone();
+    let stem = src.path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    if stem != name {
+        problems.push(src.problem(file.table.span(), format!("table `{name}` is declared in `{stem}.toml`: name the file after the table")));
+    }
+    let mut names = BTreeSet::new();
+    for c in &file.columns {
+        let n = c.name.get_ref();
+        if n.starts_with('_') {
+            problems.push(src.problem(c.name.span(), format!("column `{n}`: names starting with _ are reserved for lineage")));
+        }
+        if !names.insert(n.clone()) {
+            problems.push(src.problem(c.name.span(), format!("column `{n}` is declared twice")));
+        }
+        for r in &c.restricted_to {
+            if !unit_codes.contains(r.get_ref().as_str()) {
+                problems.push(src.problem(r.span(), format!("unknown unit `{}` in restricted_to", r.get_ref())));
+            }
+        }
+        if !c.restricted_to.is_empty() && c.classification != Classification::Restricted {
+            problems.push(src.problem(c.name.span(), format!("column `{n}` names restricted_to units but is not classified restricted")));
+        }
+        for v in c.map.values() {
+            if !c.values.is_empty() && !c.values.contains(v) {
+                problems.push(src.problem(c.name.span(), format!("column `{n}`: map target `{v}` is not among its values")));
+            }
+        }
+    }
+    let mut key = Vec::new();
+    for k in file.key.get_ref() {
+        match file.columns.iter().position(|c| c.name.get_ref() == k) {
+            Some(i) => key.push(i),
+            None => problems.push(src.problem(file.key.span(), format!("key column `{k}` is not a column of `{name}`"))),
+        }
+    }
+    if key.is_empty() {
+        problems.push(src.problem(file.key.span(), "a table needs a key"));
+    }
+    let columns: Vec<Column> = file
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let in_key = key.contains(&i);
+            let on_invalid = c.on_invalid.unwrap_or(if in_key || c.check != Some(CodeCheck::Uscc) {
+                OnInvalid::Reject
+            } else {
+                OnInvalid::Warn
+            });
+            Column {
+                name: c.name.get_ref().clone(),
+                title: c.title.clone(),
+                ty: c.ty,
+                // A key column is always required: a row without its key cannot be placed.
+                required: c.required || in_key,
+                check: c.check,
+                on_invalid,
+                aliases: c.aliases.clone(),
+                values: c.values.clone(),
+                map: c.map.clone(),
+                classification: c.classification,
+                restricted_to: c.restricted_to.iter().map(|r| r.get_ref().clone()).collect(),
+                in_key,
+            }
+        })
+        .collect();
+    let mut row_checks = Vec::new();
+    for rc in &file.row_checks {
+        let col = file.columns.iter().position(|c| c.name.get_ref() == rc.column.get_ref());
+        let other = file.columns.iter().position(|c| c.name.get_ref() == rc.other.get_ref());
+        match (col, other) {
+            (Some(a), Some(b)) => {
+                if columns[a].ty != columns[b].ty || !matches!(columns[a].ty, ColumnType::Date | ColumnType::Timestamp) {
+                    problems.push(src.problem(rc.column.span(), "not_before compares two date or two timestamp columns"));
+                }
+                row_checks.push(RowCheck { kind: rc.kind, column: a, other: b, reason: rc.reason.clone() })
+            }
+            (None, _) => problems.push(src.problem(rc.column.span(), format!("row check names unknown column `{}`", rc.column.get_ref()))),
+            (_, None) => problems.push(src.problem(rc.other.span(), format!("row check names unknown column `{}`", rc.other.get_ref()))),
+        }
+    }
+    Some(Schema { name, title: file.title, key, columns, row_checks, file: src.path.clone() })
+}
+
+fn parse_due(s: &str) -> Option<Expectation> {
+    let mut parts = s.split_whitespace();
+    let weekday: Weekday = parts.next()?.parse().ok()?;
+    let time = NaiveTime::parse_from_str(parts.next()?, "%H:%M").ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Expectation { weekday, time })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(src: &SourceText, problems: &mut Vec<Problem>) -> Option<T> {
+    match toml::from_str::<T>(&src.text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let (line, col) = if span == (0..0) { (1, 1) } else { src.line_col(span.start) };
+            let message = e.message().trim().to_string();
+            problems.push(Problem { file: src.path.clone(), line, col, message });
+            None
+        }
+    }
+}
+
+fn read_source(path: &Path) -> Result<SourceText, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+    Ok(SourceText { path: path.to_path_buf(), text })
+}
+
+/// Every `*.ext` file in `dir`, sorted by name; a missing folder is an empty project part.
+fn read_dir_sources(dir: &Path, ext: &str) -> Result<Vec<SourceText>, ConfigError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(ConfigError::Io { path: dir.to_path_buf(), source }),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some(ext))
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| read_source(p)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters_not_bytes() {
+        let text = "a = 1\n名称 = \"x\"\n";
+        let off = text.find('=').unwrap();
+        assert_eq!(line_col(text, off), (1, 3));
+        let off2 = text.rfind('=').unwrap();
+        assert_eq!(line_col(text, off2), (2, 4));
+    }
+
+    #[test]
+    fn due_parses_weekday_and_time() {
+        assert_eq!(
+            parse_due("Mon 10:00"),
+            Some(Expectation { weekday: Weekday::Mon, time: NaiveTime::from_hms_opt(10, 0, 0).unwrap() })
+        );
+        assert_eq!(parse_due("Monday"), None);
+        assert_eq!(parse_due("Xyz 10:00"), None);
+    }
+
+    #[test]
+    fn bundled_project_loads() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let p = load(root).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.units.len(), 8);
+        assert!(p.schemas.contains_key("customs_declaration"));
+        let decl = &p.schemas["customs_declaration"];
+        let entry = &decl.columns[decl.key[0]];
+        assert_eq!(entry.name, "entry_id");
+        assert!(entry.required);
+        let consignee = &decl.columns[decl.column_index("consignee_uscc").unwrap()];
+        assert_eq!(consignee.on_invalid, OnInvalid::Warn);
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sanhu.toml"), "[project]\nname = \"x\"\nnmae = 1\n").unwrap();
+        let err = load(dir.path()).unwrap_err();
+        let ConfigError::Invalid(problems) = err else { panic!() };
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, 3);
+        assert!(problems[0].message.contains("nmae"), "{}", problems[0].message);
+    }
+}

@@ -1,0 +1,329 @@
+//! The typed form of every configuration file, exactly as written on disk.
+//!
+//! These structs are the first phase of loading (parse): serde turns each TOML file into one of
+//! them, rejecting unknown keys so a misspelt key is an error with its line, not a silent default.
+//! The second phase (`super::resolve`) checks the files against each other.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// `sanhu.toml`: project-wide settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFile {
+    pub project: ProjectSection,
+    #[serde(default)]
+    pub intake: IntakeLimits,
+    #[serde(default)]
+    pub clearance: ClearanceSettings,
+    #[serde(default)]
+    pub units: Vec<UnitSpec>,
+    #[serde(default)]
+    pub seeds: Vec<SeedSpec>,
+    /// Who gets which edition of the scheduled reports in their outbox.
+    #[serde(default)]
+    pub recipients: Vec<RecipientSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientSpec {
+    pub unit: String,
+    /// `internal` (restricted columns included) or `circulated`.
+    pub edition: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSection {
+    pub name: String,
+    #[serde(default = "default_tz")]
+    pub timezone: Spanned<String>,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: String,
+}
+
+fn default_tz() -> Spanned<String> {
+    Spanned::new(0..0, "Asia/Shanghai".to_string())
+}
+fn default_data_dir() -> String {
+    "data".to_string()
+}
+
+/// Limits checked before a file's own claims (sizes, dimensions) are trusted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeLimits {
+    pub max_file_bytes: u64,
+    pub max_uncompressed_bytes: u64,
+    pub max_rows: u64,
+    pub max_columns: u32,
+    pub batch_rows: usize,
+}
+
+impl Default for IntakeLimits {
+    fn default() -> Self {
+        IntakeLimits {
+            max_file_bytes: 200 << 20,
+            max_uncompressed_bytes: 1 << 30,
+            max_rows: 5_000_000,
+            max_columns: 512,
+            batch_rows: 16_384,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClearanceSettings {
+    pub outlier_hours: f64,
+    pub baseline_period: String,
+}
+
+impl Default for ClearanceSettings {
+    fn default() -> Self {
+        ClearanceSettings { outlier_hours: 720.0, baseline_period: "2017".into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitSpec {
+    pub code: String,
+    pub name: String,
+    pub short: String,
+}
+
+/// Reference data shipped with the project, loaded like a delivery from `unit`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedSpec {
+    pub file: Spanned<String>,
+    pub unit: Spanned<String>,
+}
+
+/// `schemas/<table>.toml`: one canonical table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaFile {
+    pub table: Spanned<String>,
+    pub title: String,
+    pub key: Spanned<Vec<String>>,
+    pub columns: Vec<ColumnSpec>,
+    #[serde(default)]
+    pub row_checks: Vec<RowCheckSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    String,
+    Int,
+    Float,
+    /// Money: exact, two decimals (Decimal128(18, 2)).
+    Decimal,
+    Bool,
+    Date,
+    /// Local wall time in the source, stored as a UTC instant.
+    Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeCheck {
+    /// 统一社会信用代码, GB 32100-2015 check character.
+    Uscc,
+    /// 报关单号: 18 digits, office + year + I/E + sequence.
+    EntryId,
+    /// 海关编码: 10 characters.
+    CustomsCode,
+    /// 监管方式: 4 digits, zero-padded.
+    TradeMode,
+    /// 关区代码: 4 digits.
+    CustomsOffice,
+    /// One of the unit codes in sanhu.toml.
+    Unit,
+    /// ISO week `2026-W47`.
+    IsoWeek,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    Public,
+    #[default]
+    Shared,
+    Restricted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnInvalid {
+    Reject,
+    Warn,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    pub name: Spanned<String>,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub check: Option<CodeCheck>,
+    /// What a failed check does; default: reject on key columns and non-USCC checks, warn otherwise.
+    #[serde(default)]
+    pub on_invalid: Option<OnInvalid>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Allowed values (after `map`).
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Source spellings mapped to canonical values, e.g. 进口 → I.
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+    #[serde(default)]
+    pub classification: Classification,
+    #[serde(default)]
+    pub restricted_to: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowCheckSpec {
+    pub kind: RowCheckKind,
+    pub column: Spanned<String>,
+    pub other: Spanned<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowCheckKind {
+    /// `column` must not be earlier than `other` when both are present.
+    NotBefore,
+}
+
+/// `pipelines/<feed>.toml`: one agency feed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    pub feed: Spanned<String>,
+    /// The delivering unit's code, or `*` when every unit delivers this feed.
+    pub unit: Spanned<String>,
+    pub table: Spanned<String>,
+    pub title: String,
+    #[serde(default)]
+    pub mode: DeliveryMode,
+    pub source: SourceSpec,
+    #[serde(default)]
+    pub expect: Option<ExpectSpec>,
+}
+
+/// How a new delivery relates to the earlier ones of the same table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    /// Every delivery adds rows.
+    Append,
+    /// Latest delivery wins per table key.
+    #[default]
+    Upsert,
+    /// The latest delivery is the whole table.
+    ReplaceAll,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum SourceSpec {
+    File {
+        #[serde(default)]
+        patterns: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    pub every: Spanned<String>,
+    /// `Mon 10:00`: the local weekday and time a weekly delivery is due by.
+    pub due: Spanned<String>,
+}
+
+/// `reports/<name>.toml`: a workbook layout.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportFile {
+    pub report: Spanned<String>,
+    pub title: String,
+    /// File name without extension; `{week}` and `{edition}` are filled in.
+    pub file_name: String,
+    #[serde(default)]
+    pub schedule: Option<Spanned<String>>,
+    pub sheets: Vec<SheetSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SheetSpec {
+    pub name: String,
+    /// `table` (default): the query's rows; `cover`: its first row as headline figures.
+    #[serde(default)]
+    pub kind: SheetKind,
+    /// On a cover sheet: a result column holding a paragraph of text to show under the figures.
+    #[serde(default)]
+    pub paragraph_field: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Inline SQL; `{week}`, `{week_start}`, `{week_end}` (UTC timestamps) are filled in.
+    pub sql: Spanned<String>,
+    #[serde(default)]
+    pub columns: Vec<ReportColumnSpec>,
+    /// Only in the internal edition (the sheet holds restricted data).
+    #[serde(default)]
+    pub internal_only: bool,
+    #[serde(default)]
+    pub chart: Option<ChartSpecFile>,
+    /// A column whose text drives the fill colour: 逾期 red, 预警 amber, 已完成 green.
+    #[serde(default)]
+    pub status_column: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SheetKind {
+    #[default]
+    Table,
+    Cover,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportColumnSpec {
+    pub field: Spanned<String>,
+    pub title: String,
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub width: Option<f64>,
+    /// Columns classified restricted are dropped from the circulated edition.
+    #[serde(default)]
+    pub classification: Option<Classification>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartSpecFile {
+    pub kind: String,
+    pub title: String,
+    pub category: String,
+    pub values: Vec<String>,
+    #[serde(default)]
+    pub y_axis_title: Option<String>,
+}

@@ -1,0 +1,251 @@
+//! Exchange (信息互换): each unit's weekly package of what it is entitled to, and nothing more.
+//!
+//! Reads the lake only. For every grant of the sharing matrix it selects the allowed columns
+//! (restricted columns never reach a unit not named on them) and rows (the grant's filter),
+//! writes one Parquet file per table and one xlsx workbook with a sheet per table into
+//! `data/outbox/<unit>/<week>/`, and a `manifest.json` with row counts, SHA-256 of every file,
+//! the rules applied and the deliveries the rows came from. Packages are incremental by default:
+//! for a canonical table only rows from deliveries newer than the unit's last package; models
+//! are sent whole. Every table sent is logged in the audit table of the embedded database.
+
+use crate::config::sharing::may_see;
+use crate::config::{LINEAGE_DELIVERY, LINEAGE_FILE, LINEAGE_ROW, Project};
+use crate::lake::Lake;
+use crate::report::workbook::{self, Block, ColumnBinding, Sheet, Workbook};
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::Int64Type;
+use datafusion::prelude::SessionContext;
+use rusqlite::{Connection, params};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Excel's row limit less the header: larger tables go in Parquet only.
+const XLSX_MAX_ROWS: usize = 1_048_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    #[error("unknown unit `{0}`")]
+    UnknownUnit(String),
+    #[error("query for {unit}/{table}: {source}")]
+    Query { unit: String, table: String, source: datafusion::common::DataFusionError },
+    #[error("writing {0}: {1}")]
+    Write(PathBuf, String),
+    #[error("audit log: {0}")]
+    Audit(#[from] rusqlite::Error),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ManifestTable {
+    pub table: String,
+    pub rows: u64,
+    pub file: String,
+    pub sha256: String,
+    pub rule: String,
+    pub columns: Vec<String>,
+    pub filter: Option<String>,
+    pub withheld_columns: Vec<String>,
+    pub mode: &'static str,
+    pub since_delivery: Option<i64>,
+    pub deliveries: Vec<i64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Manifest {
+    pub unit: String,
+    pub unit_name: String,
+    pub week: String,
+    pub generated_at: String,
+    pub full: bool,
+    pub workbook: Option<String>,
+    pub workbook_sha256: Option<String>,
+    pub tables: Vec<ManifestTable>,
+}
+
+const AUDIT: &str = "CREATE TABLE IF NOT EXISTS exchange_audit (
+    id INTEGER PRIMARY KEY, unit TEXT NOT NULL, week TEXT NOT NULL, table_name TEXT NOT NULL,
+    rows INTEGER NOT NULL, rule TEXT NOT NULL, mode TEXT NOT NULL, max_delivery INTEGER,
+    package TEXT NOT NULL, sha256 TEXT NOT NULL, created_at TEXT NOT NULL)";
+
+pub fn audit_db(data_dir: &Path) -> Result<Connection, ExchangeError> {
+    let conn = Connection::open(crate::lake::ledger::db_path(data_dir))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.execute_batch(AUDIT)?;
+    Ok(conn)
+}
+
+fn sha256(path: &Path) -> Result<String, ExchangeError> {
+    let bytes = std::fs::read(path).map_err(|e| ExchangeError::Write(path.to_path_buf(), e.to_string()))?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Write the packages of `units` (all when empty) for `week`.
+pub async fn exchange(ctx: &SessionContext, project: &Project, lake: &Lake, units: &[String], week: &str, full: bool) -> Result<Vec<(Manifest, PathBuf)>, ExchangeError> {
+    let data = project.data_dir();
+    let audit = audit_db(&data)?;
+    let targets: Vec<String> = if units.is_empty() { project.units.iter().map(|u| u.code.clone()).collect() } else { units.to_vec() };
+    let mut out = Vec::new();
+    for unit in &targets {
+        let u = project.unit(unit).ok_or_else(|| ExchangeError::UnknownUnit(unit.clone()))?;
+        let dir = data.join("outbox").join(unit).join(week);
+        std::fs::create_dir_all(&dir).map_err(|e| ExchangeError::Write(dir.clone(), e.to_string()))?;
+        let mut tables = Vec::new();
+        let mut sheets = Vec::new();
+        let mut seen = BTreeSet::new();
+        for grant in project.grants.iter().filter(|g| &g.unit == unit) {
+            if !seen.insert(grant.table.clone()) {
+                continue; // the first grant for a table wins (more specific entries come first)
+            }
+            let canonical = project.schemas.get(&grant.table);
+            if canonical.is_none() && !lake.model_file(&grant.table).is_file() {
+                continue; // a model not built yet: nothing to send
+            }
+            // Columns the table has, then those this grant and the classification allow.
+            let available: Vec<String> = match canonical {
+                Some(s) => s.lake_schema().fields().iter().map(|f| f.name().clone()).collect(),
+                None => {
+                    let df = ctx.table(grant.table.as_str()).await.map_err(|source| ExchangeError::Query { unit: unit.clone(), table: grant.table.clone(), source })?;
+                    df.schema().fields().iter().map(|f| f.name().clone()).collect()
+                }
+            };
+            let wanted: Vec<String> = match &grant.columns {
+                Some(cols) => cols.clone(),
+                None => available.iter().filter(|c| ![LINEAGE_FILE, LINEAGE_ROW].contains(&c.as_str())).cloned().collect(),
+            };
+            let mut columns = Vec::new();
+            let mut withheld = Vec::new();
+            for c in wanted {
+                if !available.contains(&c) {
+                    continue;
+                }
+                if may_see(&project.schemas, &grant.table, &c, unit) { columns.push(c) } else { withheld.push(c) }
+            }
+            if canonical.is_some() && !columns.iter().any(|c| c == LINEAGE_DELIVERY) {
+                columns.push(LINEAGE_DELIVERY.to_string());
+            }
+            let since: Option<i64> = if full || canonical.is_none() {
+                None
+            } else {
+                audit
+                    .query_row("SELECT max(max_delivery) FROM exchange_audit WHERE unit = ?1 AND table_name = ?2", params![unit, grant.table], |r| r.get(0))
+                    .unwrap_or(None)
+            };
+            let mut conds = Vec::new();
+            if let Some(f) = &grant.filter {
+                conds.push(format!("({f})"));
+            }
+            if let Some(s) = since {
+                conds.push(format!("{} > {s}", quote_ident(LINEAGE_DELIVERY)));
+            }
+            let sql = format!(
+                "SELECT {} FROM {}{}",
+                columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", "),
+                quote_ident(&grant.table),
+                if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) }
+            );
+            let err = |source| ExchangeError::Query { unit: unit.clone(), table: grant.table.clone(), source };
+            let batches: Vec<RecordBatch> = ctx.sql(&sql).await.map_err(err)?.collect().await.map_err(err)?;
+            let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+            let mut deliveries = BTreeSet::new();
+            if canonical.is_some() {
+                for b in &batches {
+                    if let Some(col) = b.column_by_name(LINEAGE_DELIVERY) {
+                        let a = col.as_primitive::<Int64Type>();
+                        deliveries.extend(a.iter().flatten());
+                    }
+                }
+            }
+            // Parquet, written atomically through the lake's writer.
+            let file = dir.join(format!("{}.parquet", grant.table));
+            let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()));
+            let tmp_lake = Lake { root: dir.clone() };
+            let mut w = tmp_lake.create(file.clone(), schema).map_err(|e| ExchangeError::Write(file.clone(), e.to_string()))?;
+            for b in &batches {
+                w.write(b).map_err(|e| ExchangeError::Write(file.clone(), e.to_string()))?;
+            }
+            w.finish().and_then(|f| f.commit()).map_err(|e| ExchangeError::Write(file.clone(), e.to_string()))?;
+            let digest = sha256(&file)?;
+            if (rows as usize) <= XLSX_MAX_ROWS {
+                let bindings: Vec<ColumnBinding> = columns.iter().map(|c| ColumnBinding { field: c.clone(), title: c.clone(), format: None, width: None }).collect();
+                let mut t = workbook::table_from_batches(&bindings, &batches, project.tz).map_err(|e| ExchangeError::Write(file.clone(), e.to_string()))?;
+                t.id = format!("t{}", sheets.len());
+                sheets.push(Sheet {
+                    name: grant.table.chars().take(31).collect(),
+                    blocks: vec![Block::Paragraph(format!("{}（{}行）", grant.rule, rows)), Block::Table(t)],
+                    charts: vec![],
+                    tab_color: None,
+                });
+            }
+            let max_delivery = deliveries.iter().max().copied().or(since);
+            audit.execute(
+                "INSERT INTO exchange_audit (unit, week, table_name, rows, rule, mode, max_delivery, package, sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![unit, week, grant.table, rows as i64, grant.rule, if since.is_some() { "incremental" } else { "full" }, max_delivery, dir.display().to_string(), digest, chrono::Utc::now().to_rfc3339()],
+            )?;
+            tables.push(ManifestTable {
+                table: grant.table.clone(),
+                rows,
+                file: file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+                sha256: digest,
+                rule: grant.rule.clone(),
+                columns,
+                filter: grant.filter.clone(),
+                withheld_columns: withheld,
+                mode: if since.is_some() { "incremental" } else { "full" },
+                since_delivery: since,
+                deliveries: deliveries.into_iter().collect(),
+            });
+        }
+        let (wb_name, wb_sha) = if sheets.is_empty() {
+            (None, None)
+        } else {
+            let name = format!("{}-{}.xlsx", unit, week);
+            let path = dir.join(&name);
+            let wb = Workbook { title: format!("{} 信息互换数据包 {}", u.name, week), sheets, created: chrono::NaiveDate::from_ymd_opt(2016, 5, 20).expect("date").and_hms_opt(0, 0, 0).expect("time") };
+            workbook::write_xlsx(&wb, &path).map_err(|e| ExchangeError::Write(path.clone(), e.to_string()))?;
+            (Some(name), Some(sha256(&path)?))
+        };
+        let manifest = Manifest {
+            unit: unit.clone(),
+            unit_name: u.name.clone(),
+            week: week.to_string(),
+            generated_at: chrono::Utc::now().with_timezone(&project.tz).format("%Y-%m-%d %H:%M:%S").to_string(),
+            full,
+            workbook: wb_name,
+            workbook_sha256: wb_sha,
+            tables,
+        };
+        let mpath = dir.join("manifest.json");
+        std::fs::write(&mpath, serde_json::to_string_pretty(&manifest).unwrap_or_default()).map_err(|e| ExchangeError::Write(mpath.clone(), e.to_string()))?;
+        out.push((manifest, mpath));
+    }
+    Ok(out)
+}
+
+/// One audit row.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub unit: String,
+    pub week: String,
+    pub table: String,
+    pub rows: i64,
+    pub rule: String,
+    pub mode: String,
+    pub created_at: String,
+}
+
+pub fn audit_rows(data_dir: &Path, unit: Option<&str>) -> Result<Vec<AuditRow>, ExchangeError> {
+    let conn = audit_db(data_dir)?;
+    let mut st = conn.prepare("SELECT id, unit, week, table_name, rows, rule, mode, created_at FROM exchange_audit WHERE ?1 IS NULL OR unit = ?1 ORDER BY id")?;
+    let rows = st
+        .query_map(params![unit], |r| {
+            Ok(AuditRow { id: r.get(0)?, unit: r.get(1)?, week: r.get(2)?, table: r.get(3)?, rows: r.get(4)?, rule: r.get(5)?, mode: r.get(6)?, created_at: r.get(7)? })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+

@@ -1,0 +1,166 @@
+//! CSV intake: UTF-8 (with or without BOM) or GBK/GB18030, comma, tab or semicolon, quoted
+//! newlines. The `csv` crate does the parsing; the encoding is decided from the bytes and decoded
+//! while streaming, so a large file is never held in memory.
+
+use super::{IntakeError, RawCell, SheetPreview, Visit};
+use crate::config::spec::IntakeLimits;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+/// The sheet name CSV rows are reported under.
+pub const CSV_SHEET: &str = "CSV";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    pub encoding: &'static encoding_rs::Encoding,
+    pub delimiter: u8,
+}
+
+/// Decide encoding and delimiter from the first 64 KiB.
+pub fn sniff_dialect(head: &[u8]) -> Dialect {
+    let encoding = if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        encoding_rs::UTF_8
+    } else if head.starts_with(&[0xFF, 0xFE]) {
+        encoding_rs::UTF_16LE
+    } else if head.starts_with(&[0xFE, 0xFF]) {
+        encoding_rs::UTF_16BE
+    } else {
+        match std::str::from_utf8(head) {
+            Ok(_) => encoding_rs::UTF_8,
+            // The cut at 64 KiB may split a character: valid up to the last 3 bytes is UTF-8.
+            Err(e) if e.error_len().is_none() => encoding_rs::UTF_8,
+            Err(_) => encoding_rs::GB18030,
+        }
+    };
+    let (text, _) = encoding.decode_without_bom_handling(head);
+    let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let count = |c: char| first_line.matches(c).count();
+    let delimiter = [(b',', count(',')), (b'\t', count('\t')), (b';', count(';')), (b'|', count('|'))]
+        .into_iter()
+        .max_by_key(|&(d, n)| (n, d == b','))
+        .map(|(d, n)| if n == 0 { b',' } else { d })
+        .unwrap_or(b',');
+    Dialect { encoding, delimiter }
+}
+
+fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read>>, Dialect), IntakeError> {
+    let mut head = Vec::with_capacity(65536);
+    std::fs::File::open(path)?.take(65536).read_to_end(&mut head)?;
+    let dialect = sniff_dialect(&head);
+    let file = std::fs::File::open(path)?;
+    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(Some(dialect.encoding))
+        .bom_override(true)
+        .build(BufReader::with_capacity(1 << 16, file));
+    let reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(dialect.delimiter)
+        .from_reader(Box::new(decoded) as Box<dyn Read>);
+    Ok((reader, dialect))
+}
+
+fn to_cells(rec: &csv::StringRecord, out: &mut Vec<RawCell>) {
+    out.clear();
+    out.extend(rec.iter().map(|f| if f.is_empty() { RawCell::Empty } else { RawCell::Text(f.to_string()) }));
+}
+
+pub fn preview(path: &Path, limits: &IntakeLimits, max_rows: usize) -> Result<SheetPreview, IntakeError> {
+    let mut rows = Vec::new();
+    stream(path, limits, &mut |n, cells| {
+        rows.push((n, cells.to_vec()));
+        rows.len() < max_rows
+    })?;
+    if rows.is_empty() {
+        return Err(IntakeError::Empty);
+    }
+    Ok(SheetPreview { name: CSV_SHEET.to_string(), rows })
+}
+
+pub fn stream(path: &Path, limits: &IntakeLimits, visit: &mut Visit<'_>) -> Result<(), IntakeError> {
+    let (mut reader, _) = open(path)?;
+    let mut rec = csv::StringRecord::new();
+    let mut cells = Vec::new();
+    let mut row: u32 = 0;
+    loop {
+        match reader.read_record(&mut rec) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {}
+            Err(e) => {
+                return Err(match e.kind() {
+                    csv::ErrorKind::Io(_) => IntakeError::Corrupt(format!("第{}行附近读取失败：{e}", row + 1)),
+                    _ => IntakeError::Corrupt(format!("第{}行附近格式错误：{e}", row + 1)),
+                });
+            }
+        }
+        row += 1;
+        if row as u64 > limits.max_rows {
+            return Err(IntakeError::SheetTooLarge {
+                sheet: CSV_SHEET.into(),
+                rows: row as u64,
+                cols: rec.len() as u64,
+                max_rows: limits.max_rows,
+                max_cols: limits.max_columns,
+            });
+        }
+        if rec.len() > limits.max_columns as usize {
+            return Err(IntakeError::SheetTooLarge {
+                sheet: CSV_SHEET.into(),
+                rows: row as u64,
+                cols: rec.len() as u64,
+                max_rows: limits.max_rows,
+                max_cols: limits.max_columns,
+            });
+        }
+        to_cells(&rec, &mut cells);
+        if !visit(row, &cells) {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows_of(bytes: &[u8]) -> Vec<Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.csv");
+        std::fs::write(&p, bytes).unwrap();
+        let mut out = Vec::new();
+        stream(&p, &IntakeLimits::default(), &mut |_, cells| {
+            out.push(cells.iter().map(|c| c.display()).collect());
+            true
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn utf8_with_bom_and_quoted_newline() {
+        let rows = rows_of("\u{feff}报关单号,备注\n1,\"两行\n说明\"\n".as_bytes());
+        assert_eq!(rows, vec![vec!["报关单号", "备注"], vec!["1", "两行\n说明"]]);
+    }
+
+    #[test]
+    fn gbk_and_tabs() {
+        let (bytes, _, _) = encoding_rs::GBK.encode("报关单号\t申报时间\n0201\t2026年11月9日\n");
+        let rows = rows_of(&bytes);
+        assert_eq!(rows, vec![vec!["报关单号", "申报时间"], vec!["0201", "2026年11月9日"]]);
+    }
+
+    #[test]
+    fn semicolons() {
+        assert_eq!(rows_of(b"a;b\n1;2\n"), vec![vec!["a", "b"], vec!["1", "2"]]);
+    }
+
+    #[test]
+    fn row_cap_is_enforced() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.csv");
+        std::fs::write(&p, "a\n1\n2\n3\n").unwrap();
+        let limits = IntakeLimits { max_rows: 2, ..IntakeLimits::default() };
+        let err = stream(&p, &limits, &mut |_, _| true).unwrap_err();
+        assert!(matches!(err, IntakeError::SheetTooLarge { .. }));
+    }
+}

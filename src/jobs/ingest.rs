@@ -1,0 +1,395 @@
+//! The ingest job: every new file in `data/inbox/<unit>/` into the lake or the quarantine.
+//!
+//! For each file: hash it (same content already ingested → archived as a duplicate), record a
+//! pending delivery, sniff the format, preview the sheets, find the feed (file-name pattern
+//! first, header row otherwise), stream the rows through the normaliser into a Parquet file,
+//! write the row issues to the `quarantine` table, rename both into place, mark the delivery
+//! ingested, move the original to `data/archive/`, and write the receipt. A file that cannot be
+//! read at all goes to `data/quarantine/` with its reason and gets a receipt too. Reader panics
+//! are caught and turned into a quarantined file: no input stops the run.
+
+use super::receipt::{self, Receipt};
+use super::JobError;
+use crate::config::{Pipeline, Project};
+use crate::intake::{self, IntakeError, SheetPreview};
+use crate::lake::ledger::{Ledger, Outcome, Status};
+use crate::lake::{Lake, QUARANTINE_TABLE};
+use crate::normalise::header::HEADER_SEARCH_ROWS;
+use crate::normalise::{self, Issue, Normaliser};
+use crate::transform::quarantine_schema;
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What happened to one dropped file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileResult {
+    pub unit: String,
+    pub file_name: String,
+    pub delivery: i64,
+    pub status: &'static str,
+    pub feed: Option<String>,
+    pub table: Option<String>,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub rows_warned: u64,
+    pub reason: Option<String>,
+    pub receipt: Option<PathBuf>,
+}
+
+/// Names that are still being written or are not deliveries.
+pub fn is_temporary_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    name.starts_with('.')
+        || name.starts_with("~$")
+        || lower.ends_with(".tmp")
+        || lower.ends_with(".part")
+        || lower.ends_with(".partial")
+        || lower.ends_with(".crdownload")
+        || lower.ends_with(".filepart")
+}
+
+fn now_utc() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n_total = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        n_total += n as u64;
+        h.update(&buf[..n]);
+    }
+    Ok((hex::encode(h.finalize()), n_total))
+}
+
+/// Files waiting in the inbox: (unit folder, path), sorted so runs are repeatable.
+pub fn inbox_files(project: &Project) -> Vec<(String, PathBuf)> {
+    let inbox = project.data_dir().join("inbox");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&inbox).into_iter().flatten().flatten() {
+        let p = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if p.is_dir() {
+            for f in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                let fname = f.file_name().to_string_lossy().to_string();
+                if f.path().is_file() && !is_temporary_name(&fname) {
+                    out.push((name.clone(), f.path()));
+                }
+            }
+        } else if p.is_file() && !is_temporary_name(&name) {
+            out.push((String::new(), p));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Reference data shipped with the project (`[[seeds]]` in sanhu.toml) is delivered like any
+/// file: copied into its unit's inbox unless that content is already in the lake.
+pub fn stage_seeds(project: &Project, ledger: &Ledger) -> Result<(), JobError> {
+    for seed in &project.settings.seeds {
+        let src = project.root.join(seed.file.get_ref());
+        let (sha, _) = sha256_file(&src).map_err(|e| JobError::Io(src.clone(), e))?;
+        if ledger.ingested_with_hash(&sha)?.is_some() {
+            continue;
+        }
+        let dir = project.data_dir().join("inbox").join(seed.unit.get_ref());
+        std::fs::create_dir_all(&dir).map_err(|e| JobError::Io(dir.clone(), e))?;
+        let dest = dir.join(src.file_name().unwrap_or_default());
+        if !dest.exists() {
+            std::fs::copy(&src, &dest).map_err(|e| JobError::Io(dest.clone(), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Undo what a crash left half-done: partial files, and deliveries still pending.
+pub fn recover(lake: &Lake, ledger: &Ledger, project: &Project) -> Result<usize, JobError> {
+    let swept = lake.sweep_partials();
+    let pending = ledger.pending()?;
+    for (id, _) in &pending {
+        for table in project.schemas.keys().map(String::as_str).chain([QUARANTINE_TABLE]) {
+            let f = lake.delivery_file(table, *id);
+            if f.exists() {
+                std::fs::remove_file(&f).map_err(|e| JobError::Io(f.clone(), e))?;
+            }
+        }
+        ledger.delete(*id)?;
+    }
+    if swept + pending.len() > 0 {
+        tracing::warn!(partial_files = swept, pending_deliveries = pending.len(), "recovered from an interrupted run");
+    }
+    Ok(pending.len())
+}
+
+/// Move a file into `dir`, named `<delivery>-<name>`, creating the folder.
+fn move_into(src: &Path, dir: &Path, delivery: i64) -> Result<PathBuf, JobError> {
+    std::fs::create_dir_all(dir).map_err(|e| JobError::Io(dir.to_path_buf(), e))?;
+    let name = src.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let dest = dir.join(format!("{delivery:08}-{name}"));
+    if std::fs::rename(src, &dest).is_err() {
+        // Across file systems: copy then remove.
+        std::fs::copy(src, &dest).map_err(|e| JobError::Io(dest.clone(), e))?;
+        std::fs::remove_file(src).map_err(|e| JobError::Io(src.to_path_buf(), e))?;
+    }
+    Ok(dest)
+}
+
+/// The outcome of reading one file, before anything is committed.
+struct Parsed {
+    pipeline: usize,
+    format: intake::Format,
+    sheet: String,
+    header_row: u32,
+    counts: normalise::Counts,
+    issues: Vec<Issue>,
+    data: Option<crate::lake::FinishedFile>,
+}
+
+enum ParseFailure {
+    /// The whole file is rejected: the reason for the clerk.
+    File(String),
+    /// Our own fault (lake write): stop the run.
+    Job(JobError),
+}
+
+impl From<IntakeError> for ParseFailure {
+    fn from(e: IntakeError) -> Self {
+        ParseFailure::File(e.to_string())
+    }
+}
+
+fn candidates<'a>(project: &'a Project, unit: &str) -> Vec<(usize, &'a Pipeline)> {
+    project.pipelines.iter().enumerate().filter(|(_, p)| p.accepts_unit(unit)).collect()
+}
+
+fn parse_file(project: &Project, lake: &Lake, unit: &str, path: &Path, file_name: &str, delivery: i64) -> Result<Parsed, ParseFailure> {
+    let limits = project.limits();
+    let format = intake::sniff(path, limits)?;
+    let previews: Vec<SheetPreview> = intake::preview(path, format, limits, HEADER_SEARCH_ROWS)?;
+    let cands = candidates(project, unit);
+    if cands.is_empty() {
+        return Err(ParseFailure::File(format!("单位“{unit}”没有配置任何数据项")));
+    }
+    let schemas: Vec<&crate::config::Schema> = cands.iter().map(|(_, p)| &project.schemas[&p.table]).collect();
+    let preferred: Vec<bool> = cands.iter().map(|(_, p)| p.matches_name(file_name)).collect();
+    let detection = match normalise::detect(&previews, &schemas, &preferred) {
+        Ok(d) => d,
+        Err(nm) => {
+            let msg = match nm.best_candidate {
+                Some(ci) => format!(
+                    "未能识别表头：最接近“{}”，但工作表“{}”缺少必填列：{}",
+                    cands[ci].1.title,
+                    nm.sheet.unwrap_or_default(),
+                    nm.missing.join("、")
+                ),
+                None => "未能识别表头：前30行中没有与任何数据项匹配的表头行".to_string(),
+            };
+            return Err(ParseFailure::File(msg));
+        }
+    };
+    let (pipeline_idx, pipeline) = cands[detection.candidate];
+    let schema = &project.schemas[&pipeline.table];
+    let unit_codes: Vec<String> = project.units.iter().map(|u| u.code.clone()).collect();
+    let mut norm = Normaliser::new(schema, &detection, project.tz, delivery, file_name, limits.batch_rows, unit_codes);
+    let mut out = lake.create(lake.delivery_file(&pipeline.table, delivery), norm.lake_schema()).map_err(|e| ParseFailure::Job(e.into()))?;
+    let mut write_err: Option<crate::lake::LakeError> = None;
+    intake::stream(path, format, &detection.sheet, limits, &mut |row, cells| {
+        if let Some(batch) = norm.push_row(row, cells)
+            && let Err(e) = out.write(&batch)
+        {
+            write_err = Some(e);
+            return false;
+        }
+        true
+    })?;
+    if let Some(e) = write_err {
+        return Err(ParseFailure::Job(e.into()));
+    }
+    if let Some(batch) = norm.flush() {
+        out.write(&batch).map_err(|e| ParseFailure::Job(e.into()))?;
+    }
+    let data = if norm.counts.accepted > 0 { Some(out.finish().map_err(|e| ParseFailure::Job(e.into()))?) } else { None };
+    if norm.counts.rows_read == 0 {
+        return Err(ParseFailure::File(format!("工作表“{}”在表头（第{}行）之下没有数据行", detection.sheet, detection.header_row)));
+    }
+    Ok(Parsed {
+        pipeline: pipeline_idx,
+        format,
+        sheet: detection.sheet.clone(),
+        header_row: detection.header_row,
+        counts: norm.counts.clone(),
+        issues: std::mem::take(&mut norm.issues),
+        data,
+    })
+}
+
+fn write_issues(lake: &Lake, delivery: i64, unit: &str, feed: &str, file: &str, sheet: &str, issues: &[Issue]) -> Result<Option<crate::lake::FinishedFile>, JobError> {
+    if issues.is_empty() {
+        return Ok(None);
+    }
+    let n = issues.len();
+    let s = |v: Vec<Option<String>>| Arc::new(StringArray::from(v)) as ArrayRef;
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(vec![delivery; n])),
+        s(vec![Some(unit.to_string()); n]),
+        s(vec![Some(feed.to_string()); n]),
+        s(vec![Some(file.to_string()); n]),
+        s(vec![Some(sheet.to_string()); n]),
+        Arc::new(Int64Array::from(issues.iter().map(|i| Some(i.row as i64)).collect::<Vec<_>>())),
+        s(issues.iter().map(|i| i.column.clone()).collect()),
+        s(issues.iter().map(|i| i.letter.clone()).collect()),
+        s(issues.iter().map(|i| Some(i.value.clone())).collect()),
+        s(issues.iter().map(|i| Some(i.reason.clone())).collect()),
+        s(issues.iter().map(|i| Some(i.severity.label().to_string())).collect()),
+    ];
+    let batch = RecordBatch::try_new(quarantine_schema(), cols).map_err(|e| JobError::Other(e.to_string()))?;
+    let mut f = lake.create(lake.delivery_file(QUARANTINE_TABLE, delivery), quarantine_schema())?;
+    f.write(&batch)?;
+    Ok(Some(f.finish()?))
+}
+
+/// Ingest one file from `unit`'s inbox.
+pub fn ingest_file(project: &Project, lake: &Lake, ledger: &Ledger, unit: &str, path: &Path) -> Result<FileResult, JobError> {
+    let data = project.data_dir();
+    let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let meta = std::fs::metadata(path).map_err(|e| JobError::Io(path.to_path_buf(), e))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .map(|t| chrono::DateTime::<chrono::Utc>::from(t).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(now_utc);
+    let (sha, bytes) = sha256_file(path).map_err(|e| JobError::Io(path.to_path_buf(), e))?;
+    let received = now_utc();
+    let day = chrono::Utc::now().with_timezone(&project.tz).format("%Y-%m-%d").to_string();
+    let unit_dir = if unit.is_empty() { "_unknown" } else { unit };
+    let delivery = ledger.begin(unit_dir, &file_name, &sha, bytes, &mtime, &received)?;
+    let mut result = FileResult {
+        unit: unit_dir.to_string(),
+        file_name: file_name.clone(),
+        delivery,
+        status: "",
+        feed: None,
+        table: None,
+        rows_accepted: 0,
+        rows_rejected: 0,
+        rows_warned: 0,
+        reason: None,
+        receipt: None,
+    };
+
+    // The same content again, whatever its name: archived, nothing added.
+    if let Some((first, first_name, first_at)) = ledger.ingested_with_hash(&sha)? {
+        let reason = format!("重复报送：与第{first}号报送（{first_name}，{first_at}）内容完全相同，未重复入库");
+        let outcome = Outcome { reason: Some(reason.clone()), ..Outcome::default() };
+        ledger.finish(delivery, Status::Duplicate, &outcome, &now_utc())?;
+        let archived = move_into(path, &data.join("archive").join(unit_dir).join(&day).join("duplicates"), delivery)?;
+        ledger.set_paths(delivery, Some(&archived), None)?;
+        result.status = Status::Duplicate.as_str();
+        result.reason = Some(reason);
+        return finish_receipt(project, ledger, result, None, &[]);
+    }
+
+    let parsed: Result<Parsed, ParseFailure> = if unit.is_empty() || project.unit(unit).is_none() {
+        Err(ParseFailure::File(format!("文件放在了未登记的目录“{unit_dir}”下，请放入本单位的收件目录（inbox/<单位代码>/）")))
+    } else {
+        // A reader bug on a hostile file must not take the run down with it.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_file(project, lake, unit, path, &file_name, delivery))) {
+            Ok(r) => r,
+            Err(panic) => {
+                let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+                tracing::error!(file = %path.display(), panic = %what, "reader panicked");
+                Err(ParseFailure::File(format!("文件无法解析（读取程序异常：{what}）")))
+            }
+        }
+    };
+
+    match parsed {
+        Err(ParseFailure::Job(e)) => {
+            ledger.delete(delivery)?;
+            Err(e)
+        }
+        Err(ParseFailure::File(reason)) => {
+            let outcome = Outcome { reason: Some(reason.clone()), ..Outcome::default() };
+            ledger.finish(delivery, Status::Quarantined, &outcome, &now_utc())?;
+            let qdir = data.join("quarantine").join(unit_dir).join(&day);
+            let moved = move_into(path, &qdir, delivery)?;
+            let reason_file = moved.with_file_name(format!("{}.reason.txt", moved.file_name().unwrap_or_default().to_string_lossy()));
+            std::fs::write(&reason_file, format!("{reason}\n")).map_err(|e| JobError::Io(reason_file.clone(), e))?;
+            ledger.set_paths(delivery, Some(&moved), None)?;
+            tracing::warn!(file = %file_name, unit = unit_dir, %reason, "file quarantined");
+            result.status = Status::Quarantined.as_str();
+            result.reason = Some(reason);
+            finish_receipt(project, ledger, result, None, &[])
+        }
+        Ok(p) => {
+            let pipeline = &project.pipelines[p.pipeline];
+            let issues_file = write_issues(lake, delivery, unit, &pipeline.feed, &file_name, &p.sheet, &p.issues)?;
+            // Commit order: files into place, then the ledger; recovery removes files of
+            // deliveries still pending, so a crash in between leaves no orphan rows.
+            let lake_file = match p.data {
+                Some(f) => Some(f.commit()?),
+                None => None,
+            };
+            if let Some(f) = issues_file {
+                f.commit()?;
+            }
+            let outcome = Outcome {
+                feed: Some(pipeline.feed.clone()),
+                table: Some(pipeline.table.clone()),
+                format: Some(p.format.name().to_string()),
+                sheet: Some(p.sheet.clone()),
+                header_row: Some(p.header_row),
+                rows_read: p.counts.rows_read,
+                rows_accepted: p.counts.accepted,
+                rows_rejected: p.counts.rejected,
+                rows_warned: p.counts.warnings,
+                rows_skipped: p.counts.skipped,
+                reason: None,
+                lake_file: lake_file.as_ref().map(|f| f.display().to_string()),
+            };
+            ledger.finish(delivery, Status::Ingested, &outcome, &now_utc())?;
+            let archived = move_into(path, &data.join("archive").join(unit).join(&day), delivery)?;
+            ledger.set_paths(delivery, Some(&archived), None)?;
+            tracing::info!(file = %file_name, unit, feed = %pipeline.feed, accepted = p.counts.accepted, rejected = p.counts.rejected, "ingested");
+            result.status = Status::Ingested.as_str();
+            result.feed = Some(pipeline.feed.clone());
+            result.table = Some(pipeline.table.clone());
+            result.rows_accepted = p.counts.accepted;
+            result.rows_rejected = p.counts.rejected;
+            result.rows_warned = p.counts.warnings;
+            let meta = receipt::SheetMeta { sheet: p.sheet, header_row: p.header_row, rows_read: p.counts.rows_read, rows_skipped: p.counts.skipped, feed_title: pipeline.title.clone() };
+            finish_receipt(project, ledger, result, Some(meta), &p.issues)
+        }
+    }
+}
+
+fn finish_receipt(project: &Project, ledger: &Ledger, mut result: FileResult, meta: Option<receipt::SheetMeta>, issues: &[Issue]) -> Result<FileResult, JobError> {
+    let r = Receipt::new(project, &result, meta, issues);
+    let path = receipt::write(project, &r)?;
+    ledger.set_paths(result.delivery, None, Some(&path))?;
+    result.receipt = Some(path);
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_are_left_alone() {
+        for n in ["~$报关单.xlsx", ".报关单.xlsx.swp", "a.tmp", "b.csv.part", "c.xlsx.crdownload"] {
+            assert!(is_temporary_name(n), "{n}");
+        }
+        assert!(!is_temporary_name("报关单数据_2026-W45.xlsx"));
+    }
+}

@@ -1,0 +1,218 @@
+//! Jobs: the stages chained into what the CLI and the scheduler run — ingest, build, report.
+//!
+//! This is the only place that knows the order of stages; each stage module stays ignorant of
+//! the others' callers. Jobs take a loaded [`Project`] and work under its data folder.
+
+pub mod daemon;
+pub mod ingest;
+pub mod receipt;
+
+use crate::config::Project;
+use crate::lake::ledger::Ledger;
+use crate::lake::{Lake, LakeError};
+use crate::report::{self, Edition};
+use crate::transform::{self, AsOf, TransformError};
+use datafusion::arrow::record_batch::RecordBatch;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error(transparent)]
+    Transform(#[from] TransformError),
+    #[error(transparent)]
+    Report(#[from] report::ReportJobError),
+    #[error(transparent)]
+    Exchange(#[from] crate::exchange::ExchangeError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<datafusion::common::DataFusionError> for JobError {
+    fn from(e: datafusion::common::DataFusionError) -> Self {
+        JobError::Transform(TransformError::Query(e))
+    }
+}
+
+/// Open the lake and ledger of a project, undoing what an interrupted run left.
+pub fn open(project: &Project) -> Result<(Lake, Ledger), JobError> {
+    let data = project.data_dir();
+    let lake = Lake::new(&data);
+    let ledger = Ledger::open(&data)?;
+    ingest::recover(&lake, &ledger, project)?;
+    Ok((lake, ledger))
+}
+
+/// Ingest every file waiting in the inbox.
+pub fn ingest_all(project: &Project, progress: bool) -> Result<Vec<ingest::FileResult>, JobError> {
+    let (lake, ledger) = open(project)?;
+    ingest::stage_seeds(project, &ledger)?;
+    let files = ingest::inbox_files(project);
+    let bar = progress_bar(progress, files.len() as u64, "ingest");
+    let mut out = Vec::with_capacity(files.len());
+    for (unit, path) in files {
+        bar.set_message(path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
+        out.push(ingest::ingest_file(project, &lake, &ledger, &unit, &path)?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+pub fn progress_bar(show: bool, len: u64, what: &str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {wide_msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_string());
+    bar
+}
+
+/// A DataFusion session over the project's lake, ledger and configuration tables.
+pub async fn session(project: &Project, as_of: AsOf) -> Result<(datafusion::prelude::SessionContext, Lake), JobError> {
+    let (lake, ledger) = open(project)?;
+    let ctx = transform::new_context(project);
+    transform::register_lake(&ctx, project, &lake).await?;
+    transform::register_ledger(&ctx, &ledger)?;
+    transform::register_config(&ctx, project, Some(&ledger), as_of)?;
+    Ok((ctx, lake))
+}
+
+/// Today in the project's time zone.
+pub fn today(project: &Project) -> chrono::NaiveDate {
+    chrono::Utc::now().with_timezone(&project.tz).date_naive()
+}
+
+/// The as-of date of a week's report: its Sunday.
+pub fn week_as_of(project: &Project, week: &str) -> Result<AsOf, JobError> {
+    let (monday, _, _) = report::week_bounds(project, week)?;
+    Ok(AsOf(monday + chrono::Duration::days(6)))
+}
+
+/// Build the models (all, or one and its upstream) as of a date.
+pub async fn build(project: &Project, select: Option<&str>, as_of: AsOf) -> Result<Vec<transform::Built>, JobError> {
+    let (ctx, lake) = session(project, as_of).await?;
+    Ok(transform::build(&ctx, project, &lake, select, as_of).await?)
+}
+
+/// Write a report's editions for a week; returns the files written.
+pub async fn report(project: &Project, name: &str, week: &str) -> Result<Vec<PathBuf>, JobError> {
+    let (ctx, _lake) = session(project, week_as_of(project, week)?).await?;
+    let mut out = Vec::new();
+    for edition in [Edition::Internal, Edition::Circulated] {
+        out.push(report::write_report(&ctx, project, name, week, edition).await?);
+    }
+    Ok(out)
+}
+
+/// Write the exchange packages of `units` (all when empty) for `week`.
+pub async fn exchange(project: &Project, units: &[String], week: &str, full: bool) -> Result<Vec<PathBuf>, JobError> {
+    let (ctx, lake) = session(project, week_as_of(project, week)?).await?;
+    let out = crate::exchange::exchange(&ctx, project, &lake, units, week, full).await?;
+    Ok(out.into_iter().map(|(_, p)| p).collect())
+}
+
+/// What `sanhu run` did.
+pub struct RunSummary {
+    pub files: Vec<ingest::FileResult>,
+    pub built: Vec<transform::Built>,
+    pub reports: Vec<PathBuf>,
+    pub packages: Vec<PathBuf>,
+}
+
+/// Ingest, build, and write the weekly report for `week`.
+pub async fn run(project: &Project, week: &str, progress: bool) -> Result<RunSummary, JobError> {
+    let files = ingest_all(project, progress)?;
+    let built = build(project, None, week_as_of(project, week)?).await?;
+    let mut reports = Vec::new();
+    for r in &project.reports {
+        reports.extend(report(project, &r.name, week).await?);
+    }
+    let packages = if project.grants.is_empty() { Vec::new() } else { exchange(project, &[], week, false).await? };
+    Ok(RunSummary { files, built, reports, packages })
+}
+
+/// Write a unit's progress-report template with its tasks from the lake's registry.
+pub async fn template(project: &Project, unit: &str, week: &str, out: Option<PathBuf>) -> Result<PathBuf, JobError> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Date32Type;
+    let today = today(project);
+    let (ctx, _lake) = session(project, AsOf(today)).await?;
+    let sql = format!(
+        "SELECT task_id, title, deadline FROM task_registry WHERE array_has(string_to_array(units, ';'), '{}') ORDER BY task_id",
+        unit.replace('\'', "")
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let mut tasks = Vec::new();
+    for b in &batches {
+        let ids = b.column(0).as_string::<i32>();
+        let titles = b.column(1).as_string::<i32>();
+        let deadlines = b.column(2).as_primitive::<Date32Type>();
+        for i in 0..b.num_rows() {
+            tasks.push(report::template::TemplateTask {
+                task_id: ids.value(i).to_string(),
+                title: titles.value(i).to_string(),
+                deadline: if deadlines.is_null(i) { None } else { deadlines.value_as_date(i) },
+            });
+        }
+    }
+    let path = out.unwrap_or_else(|| project.data_dir().join("templates").join(unit).join(format!("任务进展_{unit}_{week}.xlsx")));
+    report::template::write_template(project, unit, week, today, &tasks, &path).map_err(|e| JobError::Other(e.to_string()))?;
+    Ok(path)
+}
+
+/// An enterprise's composite score as of a date, with every deduction and its evidence.
+pub async fn explain_credit(project: &Project, uscc: &str, as_of: AsOf) -> Result<String, JobError> {
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    let (ctx, _lake) = session(project, as_of).await?;
+    transform::build_in_memory(&ctx, project, "credit_library", as_of).await?;
+    let key = uscc.replace('\'', "");
+    let lib = ctx
+        .sql(&format!("SELECT name, official_category, score, grade, hard_trigger, rule_set_version, rating_basis, declarations_12m, value_12m_cny, penalties_12m, tax_overdue_days FROM credit_library WHERE uscc = '{key}'"))
+        .await?
+        .collect()
+        .await?;
+    let ev = ctx
+        .sql(&format!("SELECT rule_id, points, hard_trigger, title, source_table, source_key, event_date, counts_until FROM credit_evidence WHERE uscc = '{key}' ORDER BY rule_id, source_key"))
+        .await?
+        .collect()
+        .await?;
+    let cell = |b: &RecordBatch, c: usize, r: usize| -> String {
+        let opts = FormatOptions::default().with_null("");
+        ArrayFormatter::try_new(b.column(c).as_ref(), &opts).map(|f| f.value(r).to_string()).unwrap_or_default()
+    };
+    let Some(b) = lib.iter().find(|b| b.num_rows() > 0) else {
+        return Err(JobError::Other(format!("enterprise {uscc} is not in the enterprise registry (table enterprise)")));
+    };
+    let mut out = String::new();
+    use std::fmt::Write;
+    let _ = writeln!(out, "{} {}", uscc, cell(b, 0, 0));
+    let _ = writeln!(out, "composite score {} grade {}{}  ({}; rule set {}; as of {})", cell(b, 2, 0), cell(b, 3, 0), if cell(b, 4, 0) == "true" { " (hard trigger)" } else { "" }, cell(b, 6, 0), cell(b, 5, 0), as_of.0);
+    let _ = writeln!(out, "official customs category: {}", cell(b, 1, 0));
+    let _ = writeln!(out, "last 12 months: {} declarations, value {} CNY, {} penalties; tax overdue {} days", cell(b, 7, 0), cell(b, 8, 0), cell(b, 9, 0), cell(b, 10, 0));
+    let mut n = 0;
+    for b in &ev {
+        for r in 0..b.num_rows() {
+            if n == 0 {
+                let _ = writeln!(out, "deductions and triggers:");
+            }
+            n += 1;
+            let pts = if cell(b, 2, r) == "true" { "D-trigger".to_string() } else { cell(b, 1, r) };
+            let until = cell(b, 7, r);
+            let until = if until.starts_with("9999") { "until repaired".to_string() } else { format!("counts until {until}") };
+            let _ = writeln!(out, "  {:<22} {:>9}  {}  [{} {}] {} ({})", cell(b, 0, r), pts, cell(b, 3, r), cell(b, 4, r), cell(b, 5, r), cell(b, 6, r), until);
+        }
+    }
+    if n == 0 {
+        let _ = writeln!(out, "no deductions");
+    }
+    Ok(out)
+}

@@ -1,0 +1,225 @@
+//! The ingest ledger: one row per dropped file, in an embedded SQLite database `data/sanhu.db`.
+//!
+//! The ledger is what makes intake idempotent and crash-safe. A delivery is recorded `pending`
+//! before its lake file is renamed into place and marked `ingested` after; on start-up, a
+//! `pending` delivery (a crash in between) has its lake files removed and its row deleted, and
+//! its inbox file, which is only moved after the ledger commit, is simply ingested again.
+
+use super::LakeError;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+
+pub const DB_FILE: &str = "sanhu.db";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Ingested,
+    Quarantined,
+    Duplicate,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Ingested => "ingested",
+            Status::Quarantined => "quarantined",
+            Status::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// What became of a delivery.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub feed: Option<String>,
+    pub table: Option<String>,
+    pub format: Option<String>,
+    pub sheet: Option<String>,
+    pub header_row: Option<u32>,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub rows_warned: u64,
+    pub rows_skipped: u64,
+    pub reason: Option<String>,
+    pub lake_file: Option<String>,
+}
+
+/// A delivery row as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub unit: String,
+    pub feed: Option<String>,
+    pub table: Option<String>,
+    pub file_name: String,
+    pub sha256: String,
+    pub bytes: i64,
+    pub file_mtime: String,
+    pub received_at: String,
+    pub status: String,
+    pub rows_accepted: i64,
+    pub rows_rejected: i64,
+    pub rows_warned: i64,
+    pub reason: Option<String>,
+    pub archive_path: Option<String>,
+}
+
+pub struct Ledger {
+    conn: Connection,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS deliveries (
+    id            INTEGER PRIMARY KEY,
+    unit          TEXT NOT NULL,
+    feed          TEXT,
+    table_name    TEXT,
+    file_name     TEXT NOT NULL,
+    sha256        TEXT NOT NULL,
+    bytes         INTEGER NOT NULL,
+    file_mtime    TEXT NOT NULL,
+    received_at   TEXT NOT NULL,
+    finished_at   TEXT,
+    status        TEXT NOT NULL,
+    format        TEXT,
+    sheet         TEXT,
+    header_row    INTEGER,
+    rows_read     INTEGER NOT NULL DEFAULT 0,
+    rows_accepted INTEGER NOT NULL DEFAULT 0,
+    rows_rejected INTEGER NOT NULL DEFAULT 0,
+    rows_warned   INTEGER NOT NULL DEFAULT 0,
+    rows_skipped  INTEGER NOT NULL DEFAULT 0,
+    reason        TEXT,
+    lake_file     TEXT,
+    archive_path  TEXT,
+    receipt_path  TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_sha ON deliveries(sha256, status);
+"#;
+
+impl Ledger {
+    pub fn open(data_dir: &Path) -> Result<Ledger, LakeError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| LakeError::Io { path: data_dir.to_path_buf(), source })?;
+        let conn = Connection::open(data_dir.join(DB_FILE))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Ledger { conn })
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The committed delivery with this content, if any.
+    pub fn ingested_with_hash(&self, sha256: &str) -> Result<Option<(i64, String, String)>, LakeError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, file_name, received_at FROM deliveries WHERE sha256 = ?1 AND status = 'ingested' ORDER BY id LIMIT 1",
+                params![sha256],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn begin(&self, unit: &str, file_name: &str, sha256: &str, bytes: u64, file_mtime: &str, received_at: &str) -> Result<i64, LakeError> {
+        self.conn.execute(
+            "INSERT INTO deliveries (unit, file_name, sha256, bytes, file_mtime, received_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+            params![unit, file_name, sha256, bytes as i64, file_mtime, received_at],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish(&self, id: i64, status: Status, o: &Outcome, finished_at: &str) -> Result<(), LakeError> {
+        self.conn.execute(
+            "UPDATE deliveries SET status = ?2, feed = ?3, table_name = ?4, format = ?5, sheet = ?6, header_row = ?7,
+                rows_read = ?8, rows_accepted = ?9, rows_rejected = ?10, rows_warned = ?11, rows_skipped = ?12,
+                reason = ?13, lake_file = ?14, finished_at = ?15 WHERE id = ?1",
+            params![
+                id,
+                status.as_str(),
+                o.feed,
+                o.table,
+                o.format,
+                o.sheet,
+                o.header_row,
+                o.rows_read as i64,
+                o.rows_accepted as i64,
+                o.rows_rejected as i64,
+                o.rows_warned as i64,
+                o.rows_skipped as i64,
+                o.reason,
+                o.lake_file,
+                finished_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_paths(&self, id: i64, archive: Option<&Path>, receipt: Option<&Path>) -> Result<(), LakeError> {
+        self.conn.execute(
+            "UPDATE deliveries SET archive_path = COALESCE(?2, archive_path), receipt_path = COALESCE(?3, receipt_path) WHERE id = ?1",
+            params![id, archive.map(|p| p.display().to_string()), receipt.map(|p| p.display().to_string())],
+        )?;
+        Ok(())
+    }
+
+    /// Deliveries a crash left `pending`: (id, table, lake file).
+    pub fn pending(&self) -> Result<Vec<(i64, Option<String>)>, LakeError> {
+        let mut st = self.conn.prepare("SELECT id, lake_file FROM deliveries WHERE status = 'pending'")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn delete(&self, id: i64) -> Result<(), LakeError> {
+        self.conn.execute("DELETE FROM deliveries WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    pub fn is_ingested(&self, id: i64) -> Result<bool, LakeError> {
+        Ok(self
+            .conn
+            .query_row("SELECT status FROM deliveries WHERE id = ?1", params![id], |r| r.get::<_, String>(0))
+            .optional()?
+            .is_some_and(|s| s == "ingested"))
+    }
+
+    pub fn deliveries(&self) -> Result<Vec<Delivery>, LakeError> {
+        let mut st = self.conn.prepare(
+            "SELECT id, unit, feed, table_name, file_name, sha256, bytes, file_mtime, received_at, status,
+                    rows_accepted, rows_rejected, rows_warned, reason, archive_path FROM deliveries ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Delivery {
+                    id: r.get(0)?,
+                    unit: r.get(1)?,
+                    feed: r.get(2)?,
+                    table: r.get(3)?,
+                    file_name: r.get(4)?,
+                    sha256: r.get(5)?,
+                    bytes: r.get(6)?,
+                    file_mtime: r.get(7)?,
+                    received_at: r.get(8)?,
+                    status: r.get(9)?,
+                    rows_accepted: r.get(10)?,
+                    rows_rejected: r.get(11)?,
+                    rows_warned: r.get(12)?,
+                    reason: r.get(13)?,
+                    archive_path: r.get(14)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}
+
+/// The database file of a data folder.
+pub fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(DB_FILE)
+}

@@ -1,0 +1,203 @@
+//! The lake: Parquet files under `data/lake/<table>/`, written so that a reader never sees half.
+//!
+//! Each delivery of a feed becomes one file `d<delivery id>.parquet` in its table's folder; each
+//! derived model is one file `data.parquet`, replaced whole. Files are written under a temporary
+//! name ending `.partial` (which no reader lists) and renamed into place, which is atomic on one
+//! file system. The lake knows no source format and no report: it stores Arrow batches.
+
+pub mod ledger;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// The table quarantined rows are kept in, queryable like any other.
+pub const QUARANTINE_TABLE: &str = "quarantine";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("lake I/O on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("writing Parquet {path}: {source}")]
+    Parquet { path: PathBuf, source: datafusion::parquet::errors::ParquetError },
+    #[error("ledger: {0}")]
+    Ledger(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LakeError + '_ {
+    move |source| LakeError::Io { path: path.to_path_buf(), source }
+}
+
+#[derive(Debug, Clone)]
+pub struct Lake {
+    pub root: PathBuf,
+}
+
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_max_row_group_row_count(Some(256 * 1024))
+        .set_created_by(concat!("sanhu ", env!("CARGO_PKG_VERSION")).to_string())
+        .build()
+}
+
+impl Lake {
+    pub fn new(data_dir: &Path) -> Self {
+        Lake { root: data_dir.join("lake") }
+    }
+
+    pub fn table_dir(&self, table: &str) -> PathBuf {
+        self.root.join(table)
+    }
+
+    /// Path of one delivery's file in a table.
+    pub fn delivery_file(&self, table: &str, delivery: i64) -> PathBuf {
+        self.table_dir(table).join(format!("d{delivery:08}.parquet"))
+    }
+
+    pub fn model_file(&self, model: &str) -> PathBuf {
+        self.table_dir(model).join("data.parquet")
+    }
+
+    /// Committed Parquet files of a table, sorted by name (delivery order).
+    pub fn files(&self, table: &str) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.table_dir(table))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("parquet"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    /// Tables that have at least one committed file.
+    pub fn tables(&self) -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir(&self.root)
+            .map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).filter_map(|e| e.file_name().to_str().map(String::from)).collect())
+            .unwrap_or_default();
+        out.retain(|t| !self.files(t).is_empty());
+        out.sort();
+        out
+    }
+
+    /// Start writing a file that becomes visible at `target` only on [`PendingFile::commit`].
+    pub fn create(&self, target: PathBuf, schema: SchemaRef) -> Result<PendingFile, LakeError> {
+        let dir = target.parent().expect("lake files live in a table folder").to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let tmp = dir.join(format!(
+            ".{}.{}.partial",
+            target.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+            std::process::id()
+        ));
+        let file = File::create(&tmp).map_err(io(&tmp))?;
+        let writer = ArrowWriter::try_new(file, schema, Some(writer_properties()))
+            .map_err(|source| LakeError::Parquet { path: tmp.clone(), source })?;
+        Ok(PendingFile { writer: Some(writer), tmp, target, rows: 0 })
+    }
+
+    /// Remove files a crashed writer left behind.
+    pub fn sweep_partials(&self) -> usize {
+        let mut removed = 0;
+        for t in std::fs::read_dir(&self.root).into_iter().flatten().flatten() {
+            for f in std::fs::read_dir(t.path()).into_iter().flatten().flatten() {
+                if f.file_name().to_str().is_some_and(|n| n.ends_with(".partial")) && std::fs::remove_file(f.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+}
+
+/// A Parquet file being written; dropped without commit, it is deleted.
+pub struct PendingFile {
+    writer: Option<ArrowWriter<File>>,
+    tmp: PathBuf,
+    target: PathBuf,
+    pub rows: u64,
+}
+
+impl PendingFile {
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), LakeError> {
+        self.rows += batch.num_rows() as u64;
+        self.writer
+            .as_mut()
+            .expect("not yet closed")
+            .write(batch)
+            .map_err(|source| LakeError::Parquet { path: self.tmp.clone(), source })
+    }
+
+    /// Close the file and fsync it, still under its temporary name.
+    pub fn finish(mut self) -> Result<FinishedFile, LakeError> {
+        let writer = self.writer.take().expect("not yet closed");
+        let file = writer.into_inner().map_err(|source| LakeError::Parquet { path: self.tmp.clone(), source })?;
+        file.sync_all().map_err(io(&self.tmp))?;
+        Ok(FinishedFile { tmp: std::mem::take(&mut self.tmp), target: std::mem::take(&mut self.target), rows: self.rows })
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// A complete file waiting to be renamed into place.
+#[derive(Debug)]
+pub struct FinishedFile {
+    tmp: PathBuf,
+    pub target: PathBuf,
+    pub rows: u64,
+}
+
+impl FinishedFile {
+    pub fn commit(self) -> Result<PathBuf, LakeError> {
+        std::fs::rename(&self.tmp, &self.target).map_err(io(&self.target))?;
+        if let Some(dir) = self.target.parent()
+            && let Ok(d) = File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
+        Ok(self.target.clone())
+    }
+    pub fn discard(self) {
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    #[test]
+    fn nothing_is_visible_before_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path());
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
+        let mut f = lake.create(lake.delivery_file("t", 1), schema.clone()).unwrap();
+        f.write(&batch).unwrap();
+        assert!(lake.files("t").is_empty());
+        let done = f.finish().unwrap();
+        assert!(lake.files("t").is_empty());
+        done.commit().unwrap();
+        assert_eq!(lake.files("t"), vec![lake.delivery_file("t", 1)]);
+        // An abandoned writer leaves nothing behind.
+        let g = lake.create(lake.delivery_file("t", 2), schema).unwrap();
+        drop(g);
+        assert_eq!(std::fs::read_dir(lake.table_dir("t")).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,225 @@
+//! Dates and times as agencies export them: Excel serials, ISO text, `2016/5/20 13:05`,
+//! `2016年5月20日`, `20160520`, full-width digits. Written by hand because no kept crate parses
+//! this mix of Chinese and numeric layouts; chrono does the calendar arithmetic.
+//!
+//! Text is first folded to half-width; then the digit groups and the separators between them are
+//! read. Anything else is a rejected cell with its reason.
+
+use chrono::{Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+
+/// A parsed point in time: local wall time, or an instant when the text carried an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parsed {
+    Local(NaiveDateTime),
+    /// UTC instant (the text said `Z` or `+08:00`).
+    Instant(NaiveDateTime),
+}
+
+/// Convert an Excel serial day number (1900 system) to a date-time, rejecting absurd values.
+pub fn from_excel_serial(serial: f64) -> Option<NaiveDateTime> {
+    // 1 = 1900-01-01; 2958465 = 9999-12-31. Dates before 1900-03-01 hit Excel's leap-year bug.
+    if !serial.is_finite() || !(61.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    let epoch = NaiveDate::from_ymd_opt(1899, 12, 30)?.and_time(NaiveTime::MIN);
+    let ms = (serial * 86_400_000.0).round() as i64;
+    epoch.checked_add_signed(Duration::milliseconds(ms))
+}
+
+/// Parse a date-time text. Date-only text gives midnight.
+pub fn parse_datetime_text(raw: &str) -> Result<Parsed, String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err("时间为空".into());
+    }
+    // Trailing offset: Z, +08:00, +0800.
+    let (body, offset) = split_offset(s);
+    let (date, time) = parse_parts(body).ok_or_else(|| format!("无法识别的日期时间“{raw}”"))?;
+    let local = date.and_time(time);
+    match offset {
+        None => Ok(Parsed::Local(local)),
+        Some(off) => {
+            let dt = off
+                .from_local_datetime(&local)
+                .single()
+                .ok_or_else(|| format!("无法识别的日期时间“{raw}”"))?;
+            Ok(Parsed::Instant(dt.naive_utc()))
+        }
+    }
+}
+
+/// Parse a date text (a time part, if present, must be midnight-free of meaning and is dropped).
+pub fn parse_date_text(raw: &str) -> Result<NaiveDate, String> {
+    match parse_datetime_text(raw).map_err(|_| format!("无法识别的日期“{raw}”"))? {
+        Parsed::Local(dt) | Parsed::Instant(dt) => Ok(dt.date()),
+    }
+}
+
+fn split_offset(s: &str) -> (&str, Option<FixedOffset>) {
+    if let Some(body) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
+        return (body, FixedOffset::east_opt(0));
+    }
+    // ±hh:mm or ±hhmm after a time (so a date's own '-' is not taken as an offset).
+    if let Some(pos) = s.rfind(['+', '-'])
+        && pos >= 16
+    {
+        let (body, off) = s.split_at(pos);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let digits: String = off[1..].chars().filter(|c| c.is_ascii_digit()).collect();
+        if digits.len() == 4 && body.contains(':') {
+            let h: i32 = digits[..2].parse().unwrap_or(99);
+            let m: i32 = digits[2..].parse().unwrap_or(99);
+            if h <= 14 && m < 60 {
+                return (body, FixedOffset::east_opt(sign * (h * 3600 + m * 60)));
+            }
+        }
+    }
+    (s, None)
+}
+
+fn parse_parts(s: &str) -> Option<(NaiveDate, NaiveTime)> {
+    // Compact forms: 20160520, 201605201305, 20160520130500.
+    if s.bytes().all(|c| c.is_ascii_digit()) {
+        let n = |a: usize, b: usize| s[a..b].parse::<u32>().ok();
+        return match s.len() {
+            8 | 12 | 14 => {
+                let date = NaiveDate::from_ymd_opt(n(0, 4)? as i32, n(4, 6)?, n(6, 8)?)?;
+                let time = match s.len() {
+                    8 => NaiveTime::MIN,
+                    12 => NaiveTime::from_hms_opt(n(8, 10)?, n(10, 12)?, 0)?,
+                    _ => NaiveTime::from_hms_opt(n(8, 10)?, n(10, 12)?, n(12, 14)?)?,
+                };
+                Some((date, time))
+            }
+            _ => None,
+        };
+    }
+    // Digit groups and what separates them.
+    let mut groups: Vec<(u32, usize)> = Vec::with_capacity(7); // (value, digit count)
+    let mut seps: Vec<String> = Vec::with_capacity(7);
+    let mut cur = String::new();
+    let mut sep = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            if !sep.is_empty() || (groups.is_empty() && seps.is_empty()) {
+                seps.push(std::mem::take(&mut sep));
+            }
+            cur.push(c);
+        } else {
+            if !cur.is_empty() {
+                groups.push((cur.parse().ok()?, cur.len()));
+                cur.clear();
+            }
+            sep.push(c);
+        }
+        if groups.len() > 7 || cur.len() > 9 {
+            return None;
+        }
+    }
+    if !cur.is_empty() {
+        groups.push((cur.parse().ok()?, cur.len()));
+    }
+    let trailing = sep;
+    if groups.len() < 3 || seps.len() != groups.len() || groups[0].1 != 4 {
+        return None;
+    }
+    // The separators allowed at each position.
+    let ok_date_sep = |x: &str| matches!(x, "-" | "/" | "." | "年" | "月");
+    if !seps[0].is_empty() || !ok_date_sep(&seps[1]) || !ok_date_sep(&seps[2]) {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(groups[0].0 as i32, groups[1].0, groups[2].0)?;
+    let mut time = [0u32; 3];
+    let mut micros = 0u32;
+    for (i, ((v, len), sep)) in groups.iter().zip(&seps).enumerate().skip(3) {
+        let sep = sep.as_str();
+        match i {
+            3 => {
+                if !matches!(sep.trim(), "" | "T" | "日") || (sep.trim().is_empty() && sep.is_empty()) {
+                    return None;
+                }
+                time[0] = *v;
+            }
+            4 | 5 => {
+                if !matches!(sep, ":" | "时" | "点" | "分") {
+                    return None;
+                }
+                time[i - 3] = *v;
+            }
+            6 => {
+                if sep != "." {
+                    return None;
+                }
+                // Fraction of a second: scale to microseconds.
+                let digits = (*len).min(6) as u32;
+                micros = v / 10u32.pow((*len as u32).saturating_sub(6)) * 10u32.pow(6 - digits);
+            }
+            _ => return None,
+        }
+    }
+    if !matches!(trailing.trim(), "" | "日" | "秒" | "分" | "时") {
+        return None;
+    }
+    let time = NaiveTime::from_hms_micro_opt(time[0], time[1], time[2], micros)?;
+    Some((date, time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(s: &str) -> NaiveDateTime {
+        match parse_datetime_text(s).unwrap_or_else(|e| panic!("{s}: {e}")) {
+            Parsed::Local(d) => d,
+            Parsed::Instant(_) => panic!("{s}: expected local"),
+        }
+    }
+    fn dt(y: i32, m: u32, d: u32, h: u32, mi: u32, s: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, mi, s).unwrap()
+    }
+
+    #[test]
+    fn the_layouts_agencies_send() {
+        assert_eq!(local("2016-05-20"), dt(2016, 5, 20, 0, 0, 0));
+        assert_eq!(local("2016-05-20 13:05"), dt(2016, 5, 20, 13, 5, 0));
+        assert_eq!(local("2016-05-20 13:05:06"), dt(2016, 5, 20, 13, 5, 6));
+        assert_eq!(local("2016-05-20T13:05:06"), dt(2016, 5, 20, 13, 5, 6));
+        assert_eq!(local("2016/5/20 13:05"), dt(2016, 5, 20, 13, 5, 0));
+        assert_eq!(local("2016.5.20"), dt(2016, 5, 20, 0, 0, 0));
+        assert_eq!(local("2016年5月20日"), dt(2016, 5, 20, 0, 0, 0));
+        assert_eq!(local("2016年5月20日 13时05分"), dt(2016, 5, 20, 13, 5, 0));
+        assert_eq!(local("2016年5月20日13:05:06"), dt(2016, 5, 20, 13, 5, 6));
+        assert_eq!(local("20160520"), dt(2016, 5, 20, 0, 0, 0));
+        assert_eq!(local("20160520130506"), dt(2016, 5, 20, 13, 5, 6));
+        assert_eq!(
+            local("2016-05-20 13:05:06.250"),
+            NaiveDate::from_ymd_opt(2016, 5, 20).unwrap().and_hms_milli_opt(13, 5, 6, 250).unwrap()
+        );
+    }
+
+    #[test]
+    fn offsets_give_instants() {
+        assert_eq!(parse_datetime_text("2016-05-20T13:05:00+08:00"), Ok(Parsed::Instant(dt(2016, 5, 20, 5, 5, 0))));
+        assert_eq!(parse_datetime_text("2016-05-20T05:05:00Z"), Ok(Parsed::Instant(dt(2016, 5, 20, 5, 5, 0))));
+    }
+
+    #[test]
+    fn nonsense_is_rejected_with_the_text() {
+        assert_eq!(parse_datetime_text("2026-13-45"), Err("无法识别的日期时间“2026-13-45”".into()));
+        assert!(parse_datetime_text("明天").is_err());
+        assert!(parse_datetime_text("16-5-20").is_err());
+        assert!(parse_datetime_text("2016-05-20 25:00").is_err());
+        assert!(parse_datetime_text("2016-05-20 13:05 extra").is_err());
+        assert!(parse_datetime_text("2016052").is_err());
+        assert!(parse_datetime_text("2016-02-30").is_err());
+    }
+
+    #[test]
+    fn excel_serials() {
+        assert_eq!(from_excel_serial(42510.0), Some(dt(2016, 5, 20, 0, 0, 0)));
+        assert_eq!(from_excel_serial(42510.5), Some(dt(2016, 5, 20, 12, 0, 0)));
+        assert_eq!(from_excel_serial(-1.0), None);
+        assert_eq!(from_excel_serial(f64::NAN), None);
+        assert_eq!(from_excel_serial(1e12), None);
+    }
+}

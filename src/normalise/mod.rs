@@ -1,0 +1,572 @@
+//! Normalise: agency rows into typed, validated Arrow batches, and every problem into an issue.
+//!
+//! Sits between intake (raw cells) and the lake (Parquet). It finds which feed a sheet is and
+//! where its header row is, maps the agencies' varying Chinese headers onto canonical columns
+//! through the schema's aliases, coerces each cell to its column type, runs the code checks and
+//! row checks, and appends accepted rows to column builders, emitting a `RecordBatch` every
+//! `batch_rows`. A row-level problem is an [`Issue`] (a record for the quarantine and the
+//! receipt), not an error: the file goes on.
+
+pub mod codes;
+pub mod datetime;
+pub mod header;
+
+use crate::config::spec::{CodeCheck, ColumnType, OnInvalid, RowCheckKind};
+use crate::config::{Column, Schema};
+use crate::intake::{RawCell, column_letter};
+use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+pub use header::{Detection, detect, fold};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Severity {
+    /// The row is not loaded.
+    Rejected,
+    /// The row is loaded; the clerk is told.
+    Warning,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Rejected => "拒收",
+            Severity::Warning => "警告",
+        }
+    }
+}
+
+/// One problem in one row (and column, when it is about a cell).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Issue {
+    pub row: u32,
+    /// Header as it appears in the file.
+    pub column: Option<String>,
+    /// Excel column letter.
+    pub letter: Option<String>,
+    pub value: String,
+    pub reason: String,
+    pub severity: Severity,
+}
+
+/// A cell after coercion.
+#[derive(Debug, Clone, PartialEq)]
+enum Val {
+    Null,
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Dec(i128),
+    Bool(bool),
+    Date(i32),
+    /// Microseconds since the epoch, UTC.
+    Ts(i64),
+}
+
+enum ColBuilder {
+    Str(StringBuilder),
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Dec(Decimal128Builder),
+    Bool(BooleanBuilder),
+    Date(Date32Builder),
+    Ts(TimestampMicrosecondBuilder),
+}
+
+impl ColBuilder {
+    fn new(ty: ColumnType, cap: usize) -> Self {
+        match ty {
+            ColumnType::String => ColBuilder::Str(StringBuilder::with_capacity(cap, cap * 16)),
+            ColumnType::Int => ColBuilder::Int(Int64Builder::with_capacity(cap)),
+            ColumnType::Float => ColBuilder::Float(Float64Builder::with_capacity(cap)),
+            ColumnType::Decimal => ColBuilder::Dec(
+                Decimal128Builder::with_capacity(cap).with_data_type(datafusion::arrow::datatypes::DataType::Decimal128(18, 2)),
+            ),
+            ColumnType::Bool => ColBuilder::Bool(BooleanBuilder::with_capacity(cap)),
+            ColumnType::Date => ColBuilder::Date(Date32Builder::with_capacity(cap)),
+            ColumnType::Timestamp => ColBuilder::Ts(TimestampMicrosecondBuilder::with_capacity(cap).with_timezone("UTC")),
+        }
+    }
+    fn append(&mut self, v: &Val) {
+        match (self, v) {
+            (ColBuilder::Str(b), Val::Str(s)) => b.append_value(s),
+            (ColBuilder::Int(b), Val::Int(i)) => b.append_value(*i),
+            (ColBuilder::Float(b), Val::Float(f)) => b.append_value(*f),
+            (ColBuilder::Dec(b), Val::Dec(d)) => b.append_value(*d),
+            (ColBuilder::Bool(b), Val::Bool(x)) => b.append_value(*x),
+            (ColBuilder::Date(b), Val::Date(d)) => b.append_value(*d),
+            (ColBuilder::Ts(b), Val::Ts(t)) => b.append_value(*t),
+            (ColBuilder::Str(b), _) => b.append_null(),
+            (ColBuilder::Int(b), _) => b.append_null(),
+            (ColBuilder::Float(b), _) => b.append_null(),
+            (ColBuilder::Dec(b), _) => b.append_null(),
+            (ColBuilder::Bool(b), _) => b.append_null(),
+            (ColBuilder::Date(b), _) => b.append_null(),
+            (ColBuilder::Ts(b), _) => b.append_null(),
+        }
+    }
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColBuilder::Str(b) => Arc::new(b.finish()),
+            ColBuilder::Int(b) => Arc::new(b.finish()),
+            ColBuilder::Float(b) => Arc::new(b.finish()),
+            ColBuilder::Dec(b) => Arc::new(b.finish()),
+            ColBuilder::Bool(b) => Arc::new(b.finish()),
+            ColBuilder::Date(b) => Arc::new(b.finish()),
+            ColBuilder::Ts(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Counters for the ledger and the receipt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub rows_read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub warnings: u64,
+    /// Blank and 合计/总计 rows skipped.
+    pub skipped: u64,
+}
+
+/// Turns the data rows of one detected sheet into batches.
+pub struct Normaliser<'a> {
+    schema: &'a Schema,
+    tz: Tz,
+    /// For each schema column, the file column it comes from.
+    source_col: Vec<Option<usize>>,
+    headers: Vec<String>,
+    header_row: u32,
+    lake_schema: SchemaRef,
+    builders: Vec<ColBuilder>,
+    delivery: Int64Builder,
+    file_col: StringBuilder,
+    row_col: Int64Builder,
+    delivery_id: i64,
+    file_name: String,
+    batch_rows: usize,
+    pending: usize,
+    vals: Vec<Val>,
+    row_issues: Vec<Issue>,
+    keys: HashMap<String, u32>,
+    key_buf: String,
+    unit_codes: Vec<String>,
+    pub issues: Vec<Issue>,
+    pub counts: Counts,
+}
+
+impl<'a> Normaliser<'a> {
+    pub fn new(
+        schema: &'a Schema,
+        detection: &Detection,
+        tz: Tz,
+        delivery_id: i64,
+        file_name: &str,
+        batch_rows: usize,
+        unit_codes: Vec<String>,
+    ) -> Self {
+        let cap = batch_rows.min(65_536);
+        Normaliser {
+            schema,
+            tz,
+            source_col: detection.source_col.clone(),
+            headers: detection.headers.clone(),
+            header_row: detection.header_row,
+            lake_schema: schema.lake_schema(),
+            builders: schema.columns.iter().map(|c| ColBuilder::new(c.ty, cap)).collect(),
+            delivery: Int64Builder::with_capacity(cap),
+            file_col: StringBuilder::with_capacity(cap, cap * file_name.len()),
+            row_col: Int64Builder::with_capacity(cap),
+            delivery_id,
+            file_name: file_name.to_string(),
+            batch_rows: batch_rows.max(1),
+            pending: 0,
+            vals: Vec::with_capacity(schema.columns.len()),
+            row_issues: Vec::new(),
+            keys: HashMap::new(),
+            key_buf: String::new(),
+            unit_codes,
+            issues: Vec::new(),
+            counts: Counts::default(),
+        }
+    }
+
+    pub fn lake_schema(&self) -> SchemaRef {
+        self.lake_schema.clone()
+    }
+
+    fn issue(&mut self, row: u32, col: Option<usize>, value: String, reason: String, severity: Severity) {
+        let (column, letter) = match col.and_then(|c| self.source_col[c]) {
+            Some(fc) => (Some(self.headers.get(fc).cloned().unwrap_or_default()), Some(column_letter(fc))),
+            None => (col.map(|c| self.schema.columns[c].title.clone()), None),
+        };
+        self.row_issues.push(Issue { row, column, letter, value, reason, severity });
+    }
+
+    /// Take one data row; returns a batch when enough rows are pending.
+    pub fn push_row(&mut self, row: u32, cells: &[RawCell]) -> Option<RecordBatch> {
+        if row <= self.header_row {
+            return None;
+        }
+        if cells.iter().all(RawCell::is_empty) || is_total_row(cells) {
+            self.counts.skipped += 1;
+            return None;
+        }
+        self.counts.rows_read += 1;
+        self.vals.clear();
+        self.row_issues.clear();
+        let schema = self.schema;
+        for (ci, col) in schema.columns.iter().enumerate() {
+            let cell = self.source_col[ci].and_then(|fc| cells.get(fc)).unwrap_or(&RawCell::Empty);
+            let (v, had_issue) = match self.coerce(col, cell) {
+                Ok(v) => (v, false),
+                Err(Bad { reason, severity, keep }) => {
+                    self.issue(row, Some(ci), cell.display(), reason, severity);
+                    (keep, true)
+                }
+            };
+            if v == Val::Null && col.required && !had_issue {
+                self.issue(row, Some(ci), String::new(), format!("必填项“{}”为空", col.title), Severity::Rejected);
+            }
+            self.vals.push(v);
+        }
+        for rc in &schema.row_checks {
+            match rc.kind {
+                RowCheckKind::NotBefore => {
+                    let (a, b) = (&self.vals[rc.column], &self.vals[rc.other]);
+                    let earlier = match (a, b) {
+                        (Val::Ts(x), Val::Ts(y)) => x < y,
+                        (Val::Date(x), Val::Date(y)) => x < y,
+                        _ => false,
+                    };
+                    if earlier {
+                        let value = format!(
+                            "{}={}；{}={}",
+                            schema.columns[rc.column].title,
+                            self.show(a),
+                            schema.columns[rc.other].title,
+                            self.show(b)
+                        );
+                        self.issue(row, Some(rc.column), value, rc.reason.clone(), Severity::Rejected);
+                    }
+                }
+            }
+        }
+        let rejected = self.row_issues.iter().any(|i| i.severity == Severity::Rejected);
+        if !rejected {
+            // Keys are unique within a delivery: the first occurrence wins, later ones are rejected.
+            self.key_buf.clear();
+            for &k in &schema.key {
+                use std::fmt::Write;
+                let _ = write!(self.key_buf, "{:?}\u{1f}", self.vals[k]);
+            }
+            match self.keys.entry(self.key_buf.clone()) {
+                Entry::Occupied(first) => {
+                    let first = *first.get();
+                    let key_text =
+                        schema.key.iter().map(|&k| format!("{}={}", schema.columns[k].title, self.show(&self.vals[k]))).collect::<Vec<_>>().join("，");
+                    let k0 = schema.key[0];
+                    self.issue(row, Some(k0), key_text, format!("主键重复：与第{first}行相同"), Severity::Rejected);
+                }
+                Entry::Vacant(v) => {
+                    v.insert(row);
+                }
+            }
+        }
+        let rejected = self.row_issues.iter().any(|i| i.severity == Severity::Rejected);
+        if rejected {
+            self.counts.rejected += 1;
+        } else {
+            if !self.row_issues.is_empty() {
+                self.counts.warnings += 1;
+            }
+            self.counts.accepted += 1;
+            for (b, v) in self.builders.iter_mut().zip(&self.vals) {
+                b.append(v);
+            }
+            self.delivery.append_value(self.delivery_id);
+            self.file_col.append_value(&self.file_name);
+            self.row_col.append_value(row as i64);
+            self.pending += 1;
+        }
+        self.issues.append(&mut self.row_issues);
+        if self.pending >= self.batch_rows { self.flush() } else { None }
+    }
+
+    /// The rows pending, as a batch (None when there are none).
+    pub fn flush(&mut self) -> Option<RecordBatch> {
+        if self.pending == 0 {
+            return None;
+        }
+        self.pending = 0;
+        let mut cols: Vec<ArrayRef> = self.builders.iter_mut().map(ColBuilder::finish).collect();
+        cols.push(Arc::new(self.delivery.finish()));
+        cols.push(Arc::new(self.file_col.finish()));
+        cols.push(Arc::new(self.row_col.finish()));
+        Some(RecordBatch::try_new(self.lake_schema.clone(), cols).expect("builders match the lake schema"))
+    }
+
+    fn show(&self, v: &Val) -> String {
+        match v {
+            Val::Ts(t) => chrono::DateTime::from_timestamp_micros(*t)
+                .map(|d| d.with_timezone(&self.tz).format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
+            Val::Date(d) => NaiveDate::from_num_days_from_ce_opt(*d + 719_163).map(|d| d.to_string()).unwrap_or_default(),
+            Val::Str(s) => s.clone(),
+            Val::Int(i) => i.to_string(),
+            Val::Float(f) => f.to_string(),
+            Val::Dec(d) => format!("{}.{:02}", d / 100, (d % 100).abs()),
+            Val::Bool(b) => if *b { "是" } else { "否" }.into(),
+            Val::Null => String::new(),
+        }
+    }
+
+    fn coerce(&self, col: &Column, cell: &RawCell) -> Result<Val, Bad> {
+        let reject = Bad::reject;
+        if let RawCell::Error(e) = cell {
+            let severity = if col.required { Severity::Rejected } else { Severity::Warning };
+            return Err(Bad { reason: format!("单元格为错误值{e}"), severity, keep: Val::Null });
+        }
+        if cell.is_empty() {
+            return Ok(Val::Null);
+        }
+        match col.ty {
+            ColumnType::String => {
+                let text = text_of(cell).map_err(reject)?;
+                let mapped = col.map.get(&text).or_else(|| col.map.get(&text.to_uppercase())).cloned().unwrap_or(text);
+                if !col.values.is_empty() && !col.values.contains(&mapped) {
+                    return Err(reject(format!("“{}”取值“{}”不在允许范围（{}）", col.title, mapped, col.values.join("、"))));
+                }
+                match col.check {
+                    None => Ok(Val::Str(mapped)),
+                    Some(check) => match run_check(check, &mapped, &self.unit_codes) {
+                        Ok(v) => Ok(Val::Str(v)),
+                        Err(reason) => match col.on_invalid {
+                            OnInvalid::Reject => Err(reject(reason)),
+                            // Kept as sent, flagged on the receipt.
+                            OnInvalid::Warn => Err(Bad { reason, severity: Severity::Warning, keep: Val::Str(mapped) }),
+                        },
+                    },
+                }
+            }
+            ColumnType::Int => match cell {
+                RawCell::Int(i) => Ok(Val::Int(*i)),
+                RawCell::Number(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Val::Int(*f as i64)),
+                _ => {
+                    let t = numeric_text(cell);
+                    t.parse::<i64>().map(Val::Int).map_err(|_| reject(format!("“{}”应为整数，实为“{}”", col.title, cell.display())))
+                }
+            },
+            ColumnType::Float => match cell {
+                RawCell::Int(i) => Ok(Val::Float(*i as f64)),
+                RawCell::Number(f) if f.is_finite() => Ok(Val::Float(*f)),
+                _ => {
+                    let t = numeric_text(cell);
+                    let t = t.strip_suffix('%').unwrap_or(&t);
+                    match t.parse::<f64>() {
+                        Ok(f) if f.is_finite() => Ok(Val::Float(f)),
+                        _ => Err(reject(format!("“{}”应为数值，实为“{}”", col.title, cell.display()))),
+                    }
+                }
+            },
+            ColumnType::Decimal => match cell {
+                RawCell::Int(i) => Ok(Val::Dec(*i as i128 * 100)),
+                RawCell::Number(f) if f.is_finite() && f.abs() < 1e16 => Ok(Val::Dec((f * 100.0).round() as i128)),
+                _ => parse_decimal2(&numeric_text(cell)).map(Val::Dec).ok_or_else(|| reject(format!("“{}”应为金额，实为“{}”", col.title, cell.display()))),
+            },
+            ColumnType::Bool => match cell {
+                RawCell::Bool(b) => Ok(Val::Bool(*b)),
+                RawCell::Int(1) => Ok(Val::Bool(true)),
+                RawCell::Int(0) => Ok(Val::Bool(false)),
+                RawCell::Number(f) if *f == 1.0 || *f == 0.0 => Ok(Val::Bool(*f == 1.0)),
+                _ => {
+                    let t = fold(&cell.display());
+                    match t.to_ascii_lowercase().as_str() {
+                        "是" | "y" | "yes" | "true" | "1" | "√" | "✓" | "t" | "有" => Ok(Val::Bool(true)),
+                        "否" | "n" | "no" | "false" | "0" | "×" | "✗" | "f" | "无" => Ok(Val::Bool(false)),
+                        _ => Err(reject(format!("“{}”应为是/否，实为“{}”", col.title, cell.display()))),
+                    }
+                }
+            },
+            ColumnType::Date => self.to_naive(col, cell).map(|dt| Val::Date(days_since_epoch(dt.date()))),
+            ColumnType::Timestamp => {
+                let instant = match cell {
+                    RawCell::Text(t) => match datetime::parse_datetime_text(&fold(t)).map_err(|e| reject(format!("“{}”{}", col.title, e)))? {
+                        datetime::Parsed::Instant(utc) => utc,
+                        datetime::Parsed::Local(local) => self.local_to_utc(col, local)?,
+                    },
+                    _ => {
+                        let local = self.to_naive(col, cell)?;
+                        self.local_to_utc(col, local)?
+                    }
+                };
+                Ok(Val::Ts(instant.and_utc().timestamp_micros()))
+            }
+        }
+    }
+
+    fn local_to_utc(&self, col: &Column, local: NaiveDateTime) -> Result<NaiveDateTime, Bad> {
+        // A wall time skipped by a DST change does not exist; an ambiguous one takes the earlier.
+        self.tz
+            .from_local_datetime(&local)
+            .earliest()
+            .map(|d| d.naive_utc())
+            .ok_or_else(|| Bad::reject(format!("“{}”时间{}在当地时区不存在", col.title, local)))
+    }
+
+    fn to_naive(&self, col: &Column, cell: &RawCell) -> Result<NaiveDateTime, Bad> {
+        let reject = Bad::reject;
+        match cell {
+            RawCell::DateTime(d) => Ok(*d),
+            RawCell::Int(_) | RawCell::Number(_) => {
+                let f = match cell {
+                    RawCell::Int(i) => *i as f64,
+                    RawCell::Number(f) => *f,
+                    _ => unreachable!(),
+                };
+                // 20160520 stored as a number is a compact date, not a serial in the year 57000.
+                if f.fract() == 0.0 && (19_000_101.0..=21_001_231.0).contains(&f) {
+                    return datetime::parse_datetime_text(&format!("{}", f as i64))
+                        .map(|p| match p {
+                            datetime::Parsed::Local(d) | datetime::Parsed::Instant(d) => d,
+                        })
+                        .map_err(|e| reject(format!("“{}”{}", col.title, e)));
+                }
+                datetime::from_excel_serial(f).ok_or_else(|| reject(format!("“{}”数值{}不是有效的Excel日期", col.title, cell.display())))
+            }
+            RawCell::Text(t) => match datetime::parse_datetime_text(&fold(t)).map_err(|e| reject(format!("“{}”{}", col.title, e)))? {
+                datetime::Parsed::Local(d) => Ok(d),
+                datetime::Parsed::Instant(utc) => Ok(chrono::Utc.from_utc_datetime(&utc).with_timezone(&self.tz).naive_local()),
+            },
+            RawCell::Bool(_) => Err(reject(format!("“{}”应为日期，实为“{}”", col.title, cell.display()))),
+            RawCell::Empty | RawCell::Error(_) => unreachable!("handled by coerce"),
+        }
+    }
+}
+
+/// A cell that failed coercion or a check: why, how bad, and the value the row keeps.
+struct Bad {
+    reason: String,
+    severity: Severity,
+    keep: Val,
+}
+
+impl Bad {
+    fn reject(reason: String) -> Bad {
+        Bad { reason, severity: Severity::Rejected, keep: Val::Null }
+    }
+}
+
+fn days_since_epoch(d: NaiveDate) -> i32 {
+    d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+/// A cell as text for a string column. Large integers are refused: Excel keeps 15 significant
+/// digits, so an 18-digit entry id stored as a number has already lost its last digits.
+fn text_of(cell: &RawCell) -> Result<String, String> {
+    match cell {
+        RawCell::Number(f) if f.fract() == 0.0 && f.abs() >= 1e15 => {
+            Err(format!("数字“{}”超过15位，Excel已丢失末位精度，请将该列设为文本格式后重新导出", cell.display()))
+        }
+        RawCell::Int(i) if i.abs() >= 1_000_000_000_000_000 => {
+            Err(format!("数字“{i}”超过15位，Excel已丢失末位精度，请将该列设为文本格式后重新导出"))
+        }
+        RawCell::Bool(b) => Ok(if *b { "是" } else { "否" }.to_string()),
+        _ => {
+            let t = fold(&cell.display());
+            // A leading apostrophe is how clerks force text in Excel; some exports keep it.
+            Ok(t.strip_prefix('\'').map(str::to_string).unwrap_or(t))
+        }
+    }
+}
+
+fn numeric_text(cell: &RawCell) -> String {
+    let t = fold(&cell.display());
+    let t = t.strip_prefix('\'').unwrap_or(&t);
+    t.chars().filter(|c| *c != ',' && *c != '¥' && *c != '￥' && !c.is_whitespace()).collect::<String>().trim_end_matches('元').to_string()
+}
+
+/// Parse money text to hundredths, rounding half away from zero at the third decimal.
+fn parse_decimal2(t: &str) -> Option<i128> {
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    if int.is_empty() && frac.is_empty() || !int.bytes().all(|c| c.is_ascii_digit()) || !frac.bytes().all(|c| c.is_ascii_digit()) || int.len() > 16 {
+        return None;
+    }
+    let mut v: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let f = frac.as_bytes();
+    let digit = |i: usize| f.get(i).map(|c| (c - b'0') as i128).unwrap_or(0);
+    v = v * 100 + digit(0) * 10 + digit(1);
+    if digit(2) >= 5 {
+        v += 1;
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// 合计 / 总计 / 小计 rows that agencies append under the data.
+fn is_total_row(cells: &[RawCell]) -> bool {
+    cells
+        .iter()
+        .find(|c| !c.is_empty())
+        .map(|c| {
+            let t: String = fold(&c.display()).chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
+            matches!(t.as_str(), "合计" | "总计" | "小计" | "总合计" | "共计")
+        })
+        .unwrap_or(false)
+}
+
+fn run_check(check: CodeCheck, v: &str, unit_codes: &[String]) -> Result<String, String> {
+    match check {
+        CodeCheck::Uscc => codes::check_uscc(v),
+        CodeCheck::EntryId => codes::check_entry_id(v),
+        CodeCheck::CustomsCode => codes::check_customs_code(v),
+        CodeCheck::TradeMode => codes::check_trade_mode(v),
+        CodeCheck::CustomsOffice => codes::check_customs_office(v),
+        CodeCheck::IsoWeek => codes::check_iso_week(v),
+        CodeCheck::Unit => {
+            let low = v.to_ascii_lowercase();
+            if unit_codes.contains(&low) { Ok(low) } else { Err(format!("单位代码“{v}”不存在（可用：{}）", unit_codes.join("、"))) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_round_half_away() {
+        assert_eq!(parse_decimal2("1234.5"), Some(123450));
+        assert_eq!(parse_decimal2("0.005"), Some(1));
+        assert_eq!(parse_decimal2("-2.994"), Some(-299));
+        assert_eq!(parse_decimal2("12"), Some(1200));
+        assert_eq!(parse_decimal2("1.2.3"), None);
+        assert_eq!(parse_decimal2(""), None);
+        assert_eq!(numeric_text(&RawCell::Text("￥1,234.50元".into())), "1234.50");
+    }
+
+    #[test]
+    fn total_rows() {
+        assert!(is_total_row(&[RawCell::Empty, RawCell::Text("合 计".into()), RawCell::Number(3.0)]));
+        assert!(!is_total_row(&[RawCell::Text("合计单位".into())]));
+    }
+
+    #[test]
+    fn long_numbers_are_refused_for_text_columns() {
+        assert!(text_of(&RawCell::Number(20120261000000000.0)).is_err());
+        assert_eq!(text_of(&RawCell::Number(110.0)), Ok("110".into()));
+        assert_eq!(text_of(&RawCell::Text("'0201".into())), Ok("0201".into()));
+        assert_eq!(text_of(&RawCell::Text("０２０１".into())), Ok("0201".into()));
+    }
+}

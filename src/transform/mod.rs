@@ -1,0 +1,571 @@
+//! Transform: the SQL models under `queries/`, run through DataFusion over the lake.
+//!
+//! Every canonical table is registered twice: `<table>_history` holds every delivery's rows with
+//! their lineage, and `<table>` is the current state under the feed's delivery mode (append: all
+//! rows; upsert: the latest delivery's row per key; replace_all: the latest delivery only). The
+//! ingest ledger is visible as `deliveries`, rejected rows as `quarantine`. Models are plain SQL
+//! files; the tables each one reads are found from the SQL itself, and models run in that
+//! dependency order, each result written back to the lake as a table of its own.
+
+pub mod functions;
+pub mod quantile;
+
+use crate::config::spec::DeliveryMode;
+use crate::config::{Model, Problem, Project};
+use crate::lake::ledger::Ledger;
+use crate::lake::{Lake, LakeError, QUARANTINE_TABLE};
+use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef};
+use datafusion::common::DataFusionError;
+use datafusion::datasource::MemTable;
+use datafusion::execution::context::SessionConfig;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use futures::StreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    #[error("{file}:{line}:{col}: {message}")]
+    Sql { file: String, line: usize, col: usize, message: String },
+    #[error("model dependency cycle: {0}")]
+    Cycle(String),
+    #[error("unknown model `{0}` (models are the .sql files under queries/)")]
+    UnknownModel(String),
+    #[error("query failed: {0}")]
+    Query(#[from] DataFusionError),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+}
+
+/// The Arrow schema of the quarantine table.
+pub fn quarantine_schema() -> SchemaRef {
+    let s = |n: &str| Field::new(n, DataType::Utf8, true);
+    Arc::new(ArrowSchema::new(vec![
+        Field::new("delivery", DataType::Int64, false),
+        s("unit"),
+        s("feed"),
+        s("file"),
+        s("sheet"),
+        Field::new("row", DataType::Int64, true),
+        s("column"),
+        s("column_letter"),
+        s("value"),
+        s("reason"),
+        s("severity"),
+    ]))
+}
+
+fn deliveries_schema() -> SchemaRef {
+    let s = |n: &str| Field::new(n, DataType::Utf8, true);
+    let i = |n: &str| Field::new(n, DataType::Int64, true);
+    Arc::new(ArrowSchema::new(vec![
+        i("id"),
+        s("unit"),
+        s("feed"),
+        s("table_name"),
+        s("file_name"),
+        s("sha256"),
+        i("bytes"),
+        s("file_mtime"),
+        s("received_at"),
+        s("status"),
+        i("rows_accepted"),
+        i("rows_rejected"),
+        i("rows_warned"),
+        s("reason"),
+    ]))
+}
+
+/// A session with the project's functions, and spans on so errors can name a line.
+pub fn new_context(project: &Project) -> SessionContext {
+    let mut config = SessionConfig::new().with_information_schema(true);
+    config.options_mut().sql_parser.collect_spans = true;
+    config.options_mut().sql_parser.enable_ident_normalization = true;
+    let ctx = SessionContext::new_with_config(config);
+    functions::register(&ctx, project.tz);
+    ctx.register_udaf(quantile::udaf());
+    ctx
+}
+
+fn dir_url(path: &std::path::Path) -> String {
+    let mut s = path.display().to_string();
+    if !s.ends_with('/') {
+        s.push('/');
+    }
+    s
+}
+
+/// Register every lake table (or an empty table of the declared schema when there is no data).
+pub async fn register_lake(ctx: &SessionContext, project: &Project, lake: &Lake) -> Result<(), TransformError> {
+    for (name, schema) in &project.schemas {
+        let lake_schema = schema.lake_schema();
+        let history = format!("{name}_history");
+        if lake.files(name).is_empty() {
+            ctx.register_table(&history, Arc::new(MemTable::try_new(lake_schema.clone(), vec![vec![]])?))?;
+        } else {
+            ctx.register_parquet(&history, dir_url(&lake.table_dir(name)), ParquetReadOptions::default().schema(&lake_schema)).await?;
+        }
+        let cols: Vec<String> = lake_schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect();
+        let cols = cols.join(", ");
+        let key: Vec<String> = schema.key.iter().map(|&k| format!("\"{}\"", schema.columns[k].name)).collect();
+        let view = match project.table_mode(name) {
+            DeliveryMode::Append => format!("SELECT {cols} FROM \"{history}\""),
+            DeliveryMode::Upsert => format!(
+                "SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {} ORDER BY \"_delivery\" DESC, \"_source_row\" DESC) AS \"__rn\" FROM \"{history}\") WHERE \"__rn\" = 1",
+                key.join(", ")
+            ),
+            DeliveryMode::ReplaceAll => {
+                format!("SELECT {cols} FROM \"{history}\" WHERE \"_delivery\" = (SELECT max(\"_delivery\") FROM \"{history}\")")
+            }
+        };
+        ctx.sql(&format!("CREATE OR REPLACE VIEW \"{name}\" AS {view}")).await?;
+    }
+    if lake.files(QUARANTINE_TABLE).is_empty() {
+        ctx.register_table(QUARANTINE_TABLE, Arc::new(MemTable::try_new(quarantine_schema(), vec![vec![]])?))?;
+    } else {
+        ctx.register_parquet(QUARANTINE_TABLE, dir_url(&lake.table_dir(QUARANTINE_TABLE)), ParquetReadOptions::default().schema(&quarantine_schema()))
+            .await?;
+    }
+    for model in &project.models {
+        let file = lake.model_file(&model.name);
+        if file.is_file() {
+            ctx.register_parquet(&model.name, file.display().to_string(), ParquetReadOptions::default()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The ledger as the `deliveries` table.
+pub fn register_ledger(ctx: &SessionContext, ledger: &Ledger) -> Result<(), TransformError> {
+    let rows = ledger.deliveries()?;
+    let s = |f: &dyn Fn(&crate::lake::ledger::Delivery) -> Option<String>| -> Arc<StringArray> { Arc::new(rows.iter().map(f).collect()) };
+    let i = |f: &dyn Fn(&crate::lake::ledger::Delivery) -> i64| -> Arc<Int64Array> { Arc::new(rows.iter().map(|d| Some(f(d))).collect()) };
+    let batch = RecordBatch::try_new(
+        deliveries_schema(),
+        vec![
+            i(&|d| d.id),
+            s(&|d| Some(d.unit.clone())),
+            s(&|d| d.feed.clone()),
+            s(&|d| d.table.clone()),
+            s(&|d| Some(d.file_name.clone())),
+            s(&|d| Some(d.sha256.clone())),
+            i(&|d| d.bytes),
+            s(&|d| Some(d.file_mtime.clone())),
+            s(&|d| Some(d.received_at.clone())),
+            s(&|d| Some(d.status.clone())),
+            i(&|d| d.rows_accepted),
+            i(&|d| d.rows_rejected),
+            i(&|d| d.rows_warned),
+            s(&|d| d.reason.clone()),
+        ],
+    )
+    .map_err(DataFusionError::from)?;
+    ctx.deregister_table("deliveries")?;
+    ctx.register_table("deliveries", Arc::new(MemTable::try_new(deliveries_schema(), vec![vec![batch]])?))?;
+    Ok(())
+}
+
+/// The date models are computed as of: the report for week W sees only what happened by its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsOf(pub chrono::NaiveDate);
+
+impl AsOf {
+    /// The UTC instant of local midnight after the as-of day.
+    pub fn end_utc(&self, project: &Project) -> chrono::NaiveDateTime {
+        use chrono::TimeZone;
+        let next = self.0.succ_opt().unwrap_or(self.0).and_hms_opt(0, 0, 0).expect("midnight");
+        project.tz.from_local_datetime(&next).earliest().map(|t| t.naive_utc()).unwrap_or(next)
+    }
+}
+
+/// Fill `{{name}}` placeholders from the project settings and the as-of date.
+pub fn render_sql(project: &Project, sql: &str, as_of: AsOf) -> String {
+    let c = &project.settings.clearance;
+    let sql = sql.replace("{{outlier_hours}}", &c.outlier_hours.to_string())
+        .replace("{{baseline_period}}", &c.baseline_period)
+        .replace("{{timezone}}", &project.tz.to_string())
+        .replace("{{as_of}}", &as_of.0.format("%Y-%m-%d").to_string())
+        .replace("{{as_of_week}}", &functions::iso_week_of(as_of.0))
+        .replace("{{as_of_end_utc}}", &as_of.end_utc(project).format("%Y-%m-%d %H:%M:%S").to_string());
+    match &project.credit {
+        Some(c) => c.render(&sql),
+        None => sql,
+    }
+}
+
+/// Configuration as tables: `units`, and `feed_due` — for every feed, delivering unit and
+/// weekly period from the week before the first delivery up to the as-of week, when the
+/// delivery is due and the window a delivery counts in (the week after the period).
+pub fn register_config(ctx: &SessionContext, project: &Project, ledger: Option<&Ledger>, as_of: AsOf) -> Result<(), TransformError> {
+    use chrono::{Datelike, Duration, NaiveDate, TimeZone, Weekday};
+    let units = RecordBatch::try_new(
+        Arc::new(ArrowSchema::new(vec![
+            Field::new("code", DataType::Utf8, false),
+            Field::new("name", DataType::Utf8, false),
+            Field::new("short", DataType::Utf8, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from(project.units.iter().map(|u| u.code.clone()).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(project.units.iter().map(|u| u.name.clone()).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(project.units.iter().map(|u| u.short.clone()).collect::<Vec<_>>())),
+        ],
+    )
+    .map_err(DataFusionError::from)?;
+    ctx.deregister_table("units")?;
+    ctx.register_table("units", Arc::new(MemTable::try_new(units.schema(), vec![vec![units]])?))?;
+
+    let ts = DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()));
+    let due_schema = Arc::new(ArrowSchema::new(vec![
+        Field::new("unit", DataType::Utf8, false),
+        Field::new("feed", DataType::Utf8, false),
+        Field::new("period", DataType::Utf8, false),
+        Field::new("due_at", ts.clone(), false),
+        Field::new("window_start", ts.clone(), false),
+        Field::new("window_end", ts, false),
+    ]));
+    // The first period judged: the week before the earliest delivery.
+    let first = ledger
+        .and_then(|l| l.deliveries().ok())
+        .and_then(|ds| ds.iter().filter_map(|d| chrono::DateTime::parse_from_rfc3339(&d.file_mtime).ok()).min())
+        .map(|t| t.with_timezone(&project.tz).date_naive() - Duration::days(7));
+    let (mut unit, mut feed, mut period, mut due, mut ws, mut we) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    if let Some(first) = first {
+        let monday = |d: NaiveDate| d - Duration::days(d.weekday().num_days_from_monday() as i64);
+        let utc = |d: chrono::NaiveDateTime| project.tz.from_local_datetime(&d).earliest().map(|t| t.timestamp_micros()).unwrap_or(0);
+        let mut w = monday(first);
+        let last = monday(as_of.0);
+        while w <= last {
+            let next = w + Duration::days(7);
+            for p in &project.pipelines {
+                let Some(exp) = p.expect else { continue };
+                let due_day = next + Duration::days(exp.weekday.num_days_from_monday() as i64);
+                let units: Vec<&str> = match &p.unit {
+                    Some(u) => vec![u.as_str()],
+                    None => project.units.iter().map(|u| u.code.as_str()).collect(),
+                };
+                for u in units {
+                    unit.push(u.to_string());
+                    feed.push(p.feed.clone());
+                    period.push(functions::iso_week_of(w));
+                    due.push(utc(due_day.and_time(exp.time)));
+                    ws.push(utc(next.and_hms_opt(0, 0, 0).expect("midnight")));
+                    we.push(utc((next + Duration::days(7)).and_hms_opt(0, 0, 0).expect("midnight")));
+                }
+            }
+            w = next;
+        }
+        let _ = Weekday::Mon;
+    }
+    use datafusion::arrow::array::TimestampMicrosecondArray;
+    let tsa = |v: Vec<i64>| Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"));
+    let batch = RecordBatch::try_new(
+        due_schema.clone(),
+        vec![
+            Arc::new(StringArray::from(unit)),
+            Arc::new(StringArray::from(feed)),
+            Arc::new(StringArray::from(period)),
+            tsa(due),
+            tsa(ws),
+            tsa(we),
+        ],
+    )
+    .map_err(DataFusionError::from)?;
+    ctx.deregister_table("feed_due")?;
+    ctx.register_table("feed_due", Arc::new(MemTable::try_new(due_schema, vec![vec![batch]])?))?;
+    Ok(())
+}
+
+/// The tables a SQL text reads (lower-cased, CTE names excluded).
+pub fn referenced_tables(sql: &str) -> Result<BTreeSet<String>, DataFusionError> {
+    use datafusion::sql::parser::DFParser;
+    let statements = DFParser::parse_sql(sql)?;
+    let mut out = BTreeSet::new();
+    for st in &statements {
+        let (tables, _ctes) = datafusion::sql::resolve::resolve_table_references(st, true)?;
+        for t in tables {
+            out.insert(t.table().to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Models in dependency order: a model comes after every model it reads.
+pub fn build_order<'a>(models: &'a [Model]) -> Result<Vec<&'a Model>, TransformError> {
+    let names: BTreeSet<&str> = models.iter().map(|m| m.name.as_str()).collect();
+    let mut deps: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for m in models {
+        let refs = referenced_tables(&m.sql).map_err(|e| sql_error(m, &e))?;
+        deps.insert(&m.name, refs.into_iter().filter(|r| names.contains(r.as_str()) && r != &m.name).collect());
+    }
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut order = Vec::new();
+    while order.len() < models.len() {
+        let ready: Vec<&Model> = models
+            .iter()
+            .filter(|m| !done.contains(m.name.as_str()) && deps[m.name.as_str()].iter().all(|d| done.contains(d.as_str())))
+            .collect();
+        if ready.is_empty() {
+            let left: Vec<&str> = models.iter().map(|m| m.name.as_str()).filter(|n| !done.contains(n)).collect();
+            return Err(TransformError::Cycle(left.join(" → ")));
+        }
+        for m in ready {
+            done.insert(&m.name);
+            order.push(m);
+        }
+    }
+    Ok(order)
+}
+
+/// A model and everything it depends on (for `--select`).
+pub fn with_upstream<'a>(models: &'a [Model], selected: &str) -> Result<BTreeSet<&'a str>, TransformError> {
+    if !models.iter().any(|m| m.name == selected) {
+        return Err(TransformError::UnknownModel(selected.to_string()));
+    }
+    let mut out = BTreeSet::new();
+    let mut stack = vec![selected.to_string()];
+    while let Some(n) = stack.pop() {
+        if let Some(m) = models.iter().find(|m| m.name == n)
+            && out.insert(m.name.as_str())
+        {
+            for r in referenced_tables(&m.sql).unwrap_or_default() {
+                stack.push(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Turn a DataFusion error into `file:line:col: message`, using the parser's span when it has
+/// one and otherwise the first place the unknown name appears in the SQL.
+pub fn sql_error(model: &Model, e: &DataFusionError) -> TransformError {
+    let (line, col) = locate(&model.sql, e);
+    let message = e.find_root().to_string().replace('\n', " ");
+    TransformError::Sql { file: model.file.display().to_string(), line, col, message }
+}
+
+fn locate(sql: &str, e: &DataFusionError) -> (usize, usize) {
+    for err in e.iter() {
+        if let Some(span) = err.diagnostic().and_then(|d| d.span)
+            && span.start.line > 0
+        {
+            return (span.start.line as usize, span.start.column as usize);
+        }
+    }
+    let msg = e.find_root().to_string();
+    // "No field named foo", "table 'x' not found", "Invalid function 'f'": quoted names.
+    for name in quoted_names(&msg) {
+        let bare = name.rsplit('.').next().unwrap_or(&name).to_string();
+        if let Some(off) = find_word(sql, &bare) {
+            return crate::config::line_col(sql, off);
+        }
+    }
+    (1, 1)
+}
+
+fn quoted_names(msg: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in ['\'', '"', '`'] {
+        let parts: Vec<&str> = msg.split(q).collect();
+        for (i, p) in parts.iter().enumerate() {
+            if i % 2 == 1 && !p.is_empty() && p.len() < 128 {
+                out.push(p.to_string());
+            }
+        }
+    }
+    if let Some(rest) = msg.split("No field named ").nth(1) {
+        let w: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect();
+        out.insert(0, w);
+    }
+    out
+}
+
+fn find_word(sql: &str, word: &str) -> Option<usize> {
+    if word.is_empty() {
+        return None;
+    }
+    let lower = sql.to_lowercase();
+    let w = word.to_lowercase();
+    let bytes = lower.as_bytes();
+    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut start = 0;
+    while let Some(pos) = lower[start..].find(&w) {
+        let at = start + pos;
+        let end = at + w.len();
+        let before_ok = at == 0 || !is_ident(bytes[at - 1]);
+        let after_ok = end >= bytes.len() || !is_ident(bytes[end]);
+        if before_ok && after_ok {
+            return Some(at);
+        }
+        start = at + 1;
+    }
+    None
+}
+
+/// Plan every model against the declared schemas, without reading data: the check behind
+/// `sanhu validate`. Returns every problem found.
+pub async fn check_models(project: &Project) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let ctx = new_context(project);
+    let empty = Lake::new(&std::env::temp_dir().join("sanhu-validate-no-lake"));
+    if let Err(e) = register_lake(&ctx, project, &empty).await {
+        problems.push(Problem { file: project.settings_file.clone(), line: 0, col: 0, message: e.to_string() });
+        return problems;
+    }
+    let _ = ctx.register_table("deliveries", Arc::new(MemTable::try_new(deliveries_schema(), vec![vec![]]).expect("schema")));
+    let as_of = AsOf(chrono::Utc::now().with_timezone(&project.tz).date_naive());
+    if let Err(e) = register_config(&ctx, project, None, as_of) {
+        problems.push(Problem { file: project.settings_file.clone(), line: 0, col: 0, message: e.to_string() });
+    }
+    let order = match build_order(&project.models) {
+        Ok(o) => o,
+        Err(e) => {
+            problems.push(problem_of(project, &e));
+            return problems;
+        }
+    };
+    for model in order {
+        let sql = render_sql(project, &model.sql, as_of);
+        match ctx.sql(&sql).await {
+            Ok(df) => {
+                let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+                let _ = ctx.register_table(&model.name, Arc::new(MemTable::try_new(schema, vec![vec![]]).expect("schema")));
+            }
+            Err(e) => problems.push(problem_of(project, &sql_error(model, &e))),
+        }
+    }
+    // Report sheets' SQL must plan too.
+    for report in &project.reports {
+        for sheet in &report.spec.sheets {
+            let sql = render_report_sql(sheet.sql.get_ref(), "2026-W01", "2026-01-01 00:00:00", "2026-01-08 00:00:00");
+            if let Err(e) = ctx.sql(&sql).await {
+                let (l, c) = locate(sheet.sql.get_ref(), &e);
+                let (sl, _) = report.source.line_col(sheet.sql.span().start);
+                // The SQL string starts on the line after `sql = """`.
+                let line = sl + l - if sheet.sql.get_ref().starts_with('\n') { 0 } else { 1 };
+                problems.push(Problem {
+                    file: report.source.path.clone(),
+                    line,
+                    col: c,
+                    message: format!("sheet `{}`: {}", sheet.name, e.find_root().to_string().replace('\n', " ")),
+                });
+            } else if let Ok(df) = ctx.sql(&sql).await {
+                let fields: BTreeSet<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+                for c in &sheet.columns {
+                    if !fields.contains(c.field.get_ref()) {
+                        problems.push(report.source.problem(
+                            c.field.span(),
+                            format!("sheet `{}`: column `{}` is not in its query's result ({})", sheet.name, c.field.get_ref(), fields.iter().cloned().collect::<Vec<_>>().join(", ")),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn problem_of(project: &Project, e: &TransformError) -> Problem {
+    match e {
+        TransformError::Sql { file, line, col, message } => Problem { file: file.into(), line: *line, col: *col, message: message.clone() },
+        other => Problem { file: project.root.join("queries"), line: 0, col: 0, message: other.to_string() },
+    }
+}
+
+/// Fill a report sheet's parameters. Times are UTC instants of the local week's bounds.
+pub fn render_report_sql(sql: &str, week: &str, week_start_utc: &str, week_end_utc: &str) -> String {
+    sql.replace("{week}", week)
+        .replace("{week_start}", &format!("arrow_cast(TIMESTAMP '{week_start_utc}', 'Timestamp(µs, \"UTC\")')"))
+        .replace("{week_end}", &format!("arrow_cast(TIMESTAMP '{week_end_utc}', 'Timestamp(µs, \"UTC\")')"))
+}
+
+/// What one model build did.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub model: String,
+    pub rows: u64,
+    pub millis: u128,
+}
+
+/// Run the models (all, or `select` and its upstream) and write each to the lake.
+pub async fn build(ctx: &SessionContext, project: &Project, lake: &Lake, select: Option<&str>, as_of: AsOf) -> Result<Vec<Built>, TransformError> {
+    let wanted = match select {
+        Some(s) => Some(with_upstream(&project.models, s)?),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for model in build_order(&project.models)? {
+        if wanted.as_ref().is_some_and(|w| !w.contains(model.name.as_str())) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let sql = render_sql(project, &model.sql, as_of);
+        let df = ctx.sql(&sql).await.map_err(|e| sql_error(model, &e))?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let mut stream = df.execute_stream().await.map_err(|e| sql_error(model, &e))?;
+        let mut file = lake.create(lake.model_file(&model.name), schema)?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| sql_error(model, &e))?;
+            file.write(&batch)?;
+        }
+        let finished = file.finish()?;
+        let rows = finished.rows;
+        let path = finished.commit()?;
+        ctx.deregister_table(&model.name)?;
+        ctx.register_parquet(&model.name, path.display().to_string(), ParquetReadOptions::default()).await?;
+        tracing::info!(model = %model.name, rows, "built");
+        out.push(Built { model: model.name.clone(), rows, millis: started.elapsed().as_millis() });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(name: &str, sql: &str) -> Model {
+        Model { name: name.into(), sql: sql.into(), file: format!("queries/{name}.sql").into() }
+    }
+
+    #[test]
+    fn dependencies_come_from_the_sql() {
+        let models = vec![
+            model("b", "select * from a join customs_declaration c on true"),
+            model("a", "with x as (select 1) select * from x, enterprise"),
+            model("c", "select * from b"),
+        ];
+        let order: Vec<&str> = build_order(&models).unwrap().iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(order, vec!["a", "b", "c"]);
+        let up = with_upstream(&models, "b").unwrap();
+        assert_eq!(up.into_iter().collect::<Vec<_>>(), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn cycles_are_named() {
+        let models = vec![model("a", "select * from b"), model("b", "select * from a")];
+        assert!(matches!(build_order(&models), Err(TransformError::Cycle(s)) if s == "a → b"));
+    }
+
+    #[test]
+    fn find_word_respects_identifier_bounds() {
+        assert_eq!(find_word("select declared_at2, declared_at from t", "declared_at"), Some(21));
+    }
+}
+
+/// Run `target` and its upstream models in memory (nothing written to the lake), so a question
+/// "as of another date" can be answered without touching the built tables.
+pub async fn build_in_memory(ctx: &SessionContext, project: &Project, target: &str, as_of: AsOf) -> Result<(), TransformError> {
+    let wanted = with_upstream(&project.models, target)?;
+    for model in build_order(&project.models)? {
+        if !wanted.contains(model.name.as_str()) {
+            continue;
+        }
+        let sql = render_sql(project, &model.sql, as_of);
+        let df = ctx.sql(&sql).await.map_err(|e| sql_error(model, &e))?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(|e| sql_error(model, &e))?;
+        ctx.deregister_table(&model.name)?;
+        ctx.register_table(&model.name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The enterprise credit library: each rule applies, does not apply, and expires on the day its
+//! window ends; the broker threshold; the ratio test with and without the amount test; the
+//! voluntary-disclosure exemption; an invalid USCC; as-of dates before and after an event.
+//!
+//! Enterprises (valid USCCs, check characters computed by GB 32100-2015):
+//! - E1 …01F smuggling case decided 2026-03-01 → hard trigger until 2027-03-01 (one year).
+//! - E2 …02J 违规 ¥50,000 voluntarily disclosed → exempt (≤ ¥50,000): score 100.
+//! - E3 …03M 违规 ¥80,000 (−2) and two serious CIQ non-conformities (−2 each) → 94, grade B.
+//! - E4 …04Q a customs broker: 违规 ¥200,000 on 2026-02-01 and 2026-06-01; declared ¥100,000,000
+//!   in 2025. On 2026-06-01 its penalties over a year are ¥400,000 > 1‰ × ¥100,000,000 and
+//!   > ¥300,000 (the broker threshold) → hard trigger for 182 days; plus −2 per penalty.
+//! - E5 …05U the same as E4 but not a broker: ¥400,000 < ¥1,000,000 → no trigger; −4 → 96, A.
+//! - E6 …06Y tax due 2026-05-01 unpaid: more than three months overdue from 2026-08-02.
+//! - E7 …072 rated 失信企业 by customs: on the joint-punishment list, its own score untouched.
+//! - a registry row with a bad check character is rejected and never reaches the library.
+
+mod common;
+use common::Project;
+
+const E: [&str; 7] = [
+    "91150601000000001F",
+    "91150601000000002J",
+    "91150601000000003M",
+    "91150601000000004Q",
+    "91150601000000005U",
+    "91150601000000006Y",
+    "911506010000000072",
+];
+
+fn project() -> Project {
+    let p = Project::bundled();
+    let reg = format!(
+        "统一社会信用代码,企业名称,是否报关企业\n{},甲公司,否\n{},乙公司,否\n{},丙公司,否\n{},丁报关行,是\n{},戊公司,否\n{},己公司,否\n{},庚公司,否\n91150601000000001A,坏代码公司,否\n",
+        E[0], E[1], E[2], E[3], E[4], E[5], E[6]
+    );
+    p.drop_file("commerce", "企业名录.csv", reg.as_bytes());
+    let pen = format!(
+        "案件编号,统一社会信用代码,决定日期,案件类型,罚没金额(元),主动披露\n\
+         P1,{},2026-03-01,走私,10000,否\nP2,{},2026-04-01,违规,50000,是\nP3,{},2026-04-01,违规,80000,否\n\
+         P4,{},2026-02-01,违规,200000,否\nP5,{},2026-06-01,违规,200000,否\nP6,{},2026-02-01,违规,200000,否\nP7,{},2026-06-01,违规,200000,否\n",
+        E[0], E[1], E[2], E[3], E[3], E[4], E[4]
+    );
+    p.drop_file("customs", "处罚案件.csv", pen.as_bytes());
+    let nc = format!("记录编号,统一社会信用代码,发现日期,不合格类别,严重程度\nN1,{},2026-05-10,标签,严重\nN2,{},2026-05-11,包装,严重\n", E[2], E[2]);
+    p.drop_file("ciq", "不合格记录.csv", nc.as_bytes());
+    let tax = format!("缴款书号,统一社会信用代码,缴款期限,缴款日期,税款金额(元)\nT1,{},2026-05-01,,12000\n", E[5]);
+    p.drop_file("customs", "欠税记录.csv", tax.as_bytes());
+    let credit = format!("统一社会信用代码,信用等级,生效日期\n{},一般信用企业,2025-01-01\n{},失信企业,2026-01-15\n", E[0], E[6]);
+    p.drop_file("customs", "信用等级.csv", credit.as_bytes());
+    let decl = format!(
+        "报关单号,进出口,申报地海关,监管方式,收发货人,申报时间,货值(元)\n\
+         071120251000000001,I,0711,0110,{},2025-06-01 10:00,100000000\n071120251000000002,I,0711,0110,{},2025-06-01 11:00,100000000\n",
+        E[3], E[4]
+    );
+    p.drop_file("customs", "报关单数据.csv", decl.as_bytes());
+    p.ok(&["ingest"]);
+    p
+}
+
+fn grades(p: &Project, as_of: &str) -> String {
+    p.ok(&["build", "--as-of", as_of, "--select", "credit_library"]);
+    p.csv("select right(uscc, 3) as e, score, grade, hard_trigger from credit_library order by uscc")
+}
+
+#[test]
+fn every_rule_on_its_boundaries() {
+    let p = project();
+    // Before any 2026 event: everyone 100, A.
+    assert_eq!(
+        grades(&p, "2026-01-31"),
+        "e,score,grade,hard_trigger\n01F,100,A,false\n02J,100,A,false\n03M,100,A,false\n04Q,100,A,false\n05U,100,A,false\n06Y,100,A,false\n072,100,A,false\n"
+    );
+    // 2026-06-01: smuggling (E1), exemption (E2), deductions (E3), broker ratio+amount (E4), no amount test for E5.
+    // E6's tax is exactly three months overdue on 2026-08-01: not yet "more than".
+    assert_eq!(
+        grades(&p, "2026-08-01"),
+        "e,score,grade,hard_trigger\n01F,100,D,true\n02J,100,A,false\n03M,94,B,false\n04Q,96,D,true\n05U,96,A,false\n06Y,100,A,false\n072,100,A,false\n"
+    );
+    assert_eq!(grades(&p, "2026-08-02").lines().nth(6).unwrap(), "06Y,100,D,true");
+    // E4's ratio trigger counts 182 days from 2026-06-01: until 2026-11-30 (exclusive).
+    assert_eq!(grades(&p, "2026-11-29").lines().nth(4).unwrap(), "04Q,96,D,true");
+    assert_eq!(grades(&p, "2026-11-30").lines().nth(4).unwrap(), "04Q,96,A,false");
+    // The smuggling case stops counting on the day its year ends.
+    assert_eq!(grades(&p, "2027-02-28").lines().nth(1).unwrap(), "01F,100,D,true");
+    assert_eq!(grades(&p, "2027-03-01").lines().nth(1).unwrap(), "01F,100,A,false");
+    // The bad registry row was rejected with its reason.
+    assert_eq!(p.csv("select row, reason from quarantine where feed = 'enterprise_registry'"), "row,reason\n9,统一社会信用代码校验位错误\n");
+}
+
+#[test]
+fn evidence_explain_and_the_joint_punishment_list() {
+    let p = project();
+    p.ok(&["build", "--as-of", "2026-08-01"]);
+    assert_eq!(
+        p.csv("select right(uscc, 3) as e, rule_id, points, source_table, source_key, event_date, counts_until from credit_evidence order by uscc, rule_id, source_key"),
+        "e,rule_id,points,source_table,source_key,event_date,counts_until\n\
+         01F,H1_smuggling,0,credit_penalties,P1,2026-03-01,2027-03-01\n\
+         03M,D1_violation,-2,credit_penalties,P3,2026-04-01,2027-04-01\n\
+         03M,D2_ciq_serious,-2,ciq_nonconformity,N1,2026-05-10,2027-05-10\n\
+         03M,D2_ciq_serious,-2,ciq_nonconformity,N2,2026-05-11,2027-05-11\n\
+         04Q,D1_violation,-2,credit_penalties,P4,2026-02-01,2027-02-01\n\
+         04Q,D1_violation,-2,credit_penalties,P5,2026-06-01,2027-06-01\n\
+         04Q,H2_penalty_ratio,0,credit_penalty_ratio,P5,2026-06-01,2026-11-30\n\
+         05U,D1_violation,-2,credit_penalties,P6,2026-02-01,2027-02-01\n\
+         05U,D1_violation,-2,credit_penalties,P7,2026-06-01,2027-06-01\n"
+    );
+    assert_eq!(
+        p.csv("select right(uscc, 3) as e, basis, counts_until from joint_punishment_list order by uscc, basis"),
+        "e,basis,counts_until\n01F,有走私犯罪或走私行为（令251第二十二条）,2027-03-01\n\
+         04Q,一年内罚没金额超上年进出口总额千分之一且累计超100万元（报关企业30万元）,2026-11-30\n072,海关认定失信企业,\n"
+    );
+    let lib = p.csv(&format!("select official_category, rule_set_version, rating_basis from credit_library where uscc = '{}'", E[0]));
+    assert_eq!(lib, "official_category,rule_set_version,rating_basis\n一般信用企业,2026.1,联合办公室综合评价，非海关官方认定\n");
+    let text = p.ok(&["explain", "credit", E[3], "--as-of", "2026-08-01"]);
+    assert!(text.contains("composite score 96 grade D (hard trigger)"), "{text}");
+    assert!(text.contains("H2_penalty_ratio"), "{text}");
+    assert!(text.contains("[credit_penalties P5] 2026-06-01 (counts until 2027-06-01)"), "{text}");
+    // Changes week over week: E6 drops to D in the week its tax becomes more than 3 months
+    // overdue (Sunday 2026-08-02 ends ISO week 31).
+    p.ok(&["build", "--as-of", "2026-08-09"]);
+    let changes = p.csv("select week, right(uscc, 3) as e, from_grade, to_grade from credit_changes where week = '2026-W31' order by uscc");
+    assert_eq!(changes, "week,e,from_grade,to_grade\n2026-W31,06Y,A,D\n");
+}
