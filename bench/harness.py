@@ -44,6 +44,26 @@ JOB_TITLES = {
 }
 
 
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc."""
+    total, stack, seen = 0, [pid], set()
+    while stack:
+        q = stack.pop()
+        if q in seen:
+            continue
+        seen.add(q)
+        try:
+            with open(f"/proc/{q}/status") as f:
+                m = re.search(r"VmRSS:\s+(\d+)", f.read())
+                total += int(m.group(1)) if m else 0
+            for tid in os.listdir(f"/proc/{q}/task"):
+                with open(f"/proc/{q}/task/{tid}/children") as f:
+                    stack += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            pass
+    return total
+
+
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -79,6 +99,7 @@ class Bench:
         self.results: list[Result] = []
         self.notes: list[str] = []
         self.agree: list[str] = []
+        self.same: list[str] = []
         self.excel_pythonpath: str | None = None
         self.excel_how = ""
         self.template = os.path.join(self.work, "project-template")
@@ -88,17 +109,39 @@ class Bench:
     # ------------------------------------------------------------------ running and measuring
 
     def measure(self, argv: list[str], env_extra: dict | None = None, cwd: str | None = None):
-        """One run under /usr/bin/time -v. Returns (wall seconds, peak RSS KiB, rc, stdout, stderr)."""
+        """One run under /usr/bin/time -v. Returns (wall seconds, peak RSS KiB, rc, stdout, stderr).
+        A watchdog ends the run (its own process group) if the tree's RSS passes --mem-limit-gib,
+        so a runaway job cannot take the machine down."""
         tfile = os.path.join(self.work, ".time-v.txt")
+        ofile, efile = os.path.join(self.work, ".stdout.txt"), os.path.join(self.work, ".stderr.txt")
         env = dict(os.environ)
         env.update(env_extra or {})
+        limit_kib = int(self.a.mem_limit_gib * 2**20)
+        killed = None
         t = time.perf_counter()
-        try:
-            p = subprocess.run(["/usr/bin/time", "-v", "-o", tfile] + argv, capture_output=True, text=True,
-                               env=env, cwd=cwd, timeout=self.a.timeout)
-        except subprocess.TimeoutExpired:
-            return time.perf_counter() - t, None, -1, "", f"timed out after {self.a.timeout} s"
+        with open(ofile, "w") as fo, open(efile, "w") as fe:
+            p = subprocess.Popen(["/usr/bin/time", "-v", "-o", tfile] + argv, stdout=fo, stderr=fe, env=env, cwd=cwd,
+                                 start_new_session=True)
+            while p.poll() is None:
+                time.sleep(0.25)
+                if time.perf_counter() - t > self.a.timeout:
+                    killed = f"timed out after {self.a.timeout:.0f} s"
+                elif tree_rss_kib(p.pid) > limit_kib:
+                    killed = f"stopped by the benchmark at {self.a.mem_limit_gib:g} GiB RSS (--mem-limit-gib)"
+                if killed:
+                    try:
+                        os.killpg(p.pid, 9)
+                    except ProcessLookupError:
+                        pass
+                    p.wait()
+                    break
         wall = time.perf_counter() - t
+        with open(ofile, encoding="utf-8", errors="replace") as f:
+            out = f.read()
+        with open(efile, encoding="utf-8", errors="replace") as f:
+            err = f.read()
+        if killed:
+            return wall, None, -9, out, killed
         rss = None
         try:
             with open(tfile, encoding="utf-8", errors="replace") as f:
@@ -106,7 +149,7 @@ class Bench:
                 rss = int(m.group(1)) if m else None
         except OSError:
             pass
-        return wall, rss, p.returncode, p.stdout, p.stderr
+        return wall, rss, p.returncode, out, err
 
     @staticmethod
     def reason(rc, out, err) -> str:
@@ -267,7 +310,32 @@ class Bench:
                 r.note = "DuckDB " + ("from duckdb-ext-excel's pin" if self.excel_pythonpath else "main")
             argv = [self.py, os.path.join(HERE, "peers.py"), tool, kind] + sum((["--in", f] for f in files), []) + ["--out", out]
             self.repeat(r, lambda out=out: os.path.exists(out) and os.remove(out), argv, env)
+            if "sanhu" in tools and not r.error and os.path.exists(out):
+                self.compare_output(kind, scale, project, tool, out)
         return project if "sanhu" in tools else None
+
+    def compare_output(self, kind: str, scale: int, project: str, tool: str, out: str):
+        """The peer's Parquet against sanhu's lake table, row for row (sorted by entry_id)."""
+        import polars as pl
+
+        label = f"{kind} {scale:,}: {tool}'s Parquet vs sanhu's lake customs_declaration"
+        try:
+            theirs = pl.read_parquet(out)
+            ours = pl.read_parquet(os.path.join(project, "data", "lake", "customs_declaration", "*.parquet"))
+            ours = ours.select(theirs.columns).sort("entry_id")
+            theirs = theirs.sort("entry_id")
+            if ours.schema != theirs.schema:
+                diff = [f"{c}: {ours.schema[c]} vs {theirs.schema[c]}" for c in theirs.columns if ours.schema[c] != theirs.schema[c]]
+                self.same.append(f"outputs agree: no — {label}: types differ ({'; '.join(diff)})")
+            elif ours.height != theirs.height:
+                self.same.append(f"outputs agree: no — {label}: {ours.height} vs {theirs.height} rows")
+            else:
+                bad = [c for c in theirs.columns if not ours[c].equals(theirs[c])]
+                self.same.append(f"outputs agree: {'no' if bad else 'yes'} — {label}: {ours.height:,} rows × {len(theirs.columns)} columns"
+                                 + (f", columns differ: {', '.join(bad)}" if bad else ", every value equal"))
+        except Exception as e:  # noqa: BLE001 - recorded
+            self.same.append(f"outputs agree: not checked — {label}: {str(e).splitlines()[0][:200]}")
+        log("  " + self.same[-1])
 
     def job_metrics(self, scale: int, project: str, inp: dict, tools: list[str]):
         runs = os.path.join(self.work, "runs", str(scale))
@@ -398,6 +466,7 @@ class Bench:
         self.notes.append(f"weekly {scale:,}: new week demo ({shlex.join(demo2[3:])}): {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ''}")
         lake_mib = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(os.path.join(base, "data", "lake")) for f in fs) / 2**20
         r = Result("weekly", scale, "sanhu", label="new week")
+        r.note = f"history {weeks} weeks × demo scale {hist_scale}, new week scale {week_scale}"
         r.setup = f"a copy of {base} (history ingested and built, lake {lake_mib:.0f} MiB; the new week's drops in its inbox)"
 
         def setup():
@@ -514,6 +583,9 @@ class Bench:
                              f"{r.peak_mib:.0f} | {r.note} |" if r.median is not None else f"| {r.scale:,} | {tool} | — | 0 | — | — | {r.note} |")
                 cmds.append((r, job))
             L.append("")
+            same = [x for x in self.same if x.split(" — ", 1)[1].startswith(job + " ")]
+            if same:
+                L += [f"- {x}" for x in same] + [""]
             if job == "metrics":
                 L += [f"- {x}" for x in self.agree] or ["- metrics agree: not checked (sanhu or the peers did not run)"]
                 L.append("")
@@ -570,6 +642,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--max-repeat", type=float, default=300.0, help="a run slower than this is not repeated")
     ap.add_argument("--timeout", type=float, default=7200.0)
+    ap.add_argument("--mem-limit-gib", type=float, default=16.0, help="a run whose processes pass this RSS is stopped")
     ap.add_argument("--history-weeks", type=int, default=261)
     ap.add_argument("--jobs", default="xlsx,csv,metrics,weekly")
     ap.add_argument("--tools", default="sanhu,polars,pandas,duckdb")

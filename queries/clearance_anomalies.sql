@@ -11,6 +11,6 @@ FROM clearance_times
 WHERE hours_between(released_at, gate_out_at) < 0
 UNION ALL
 SELECT entry_id, 'arrival_to_gate_out', arrival_at, gate_out_at,
-       logistics_file, logistics_file, hours_between(arrival_at, gate_out_at)
+       logistics_file AS f1, logistics_file AS f2, hours_between(arrival_at, gate_out_at)
 FROM clearance_times
 WHERE hours_between(arrival_at, gate_out_at) < 0

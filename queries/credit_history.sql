@@ -1,7 +1,8 @@
 -- Grades at each of the 27 week ends up to {{as_of}} (the as-of day and the 26 Sundays before
 -- it), computed from the same evidence rows: the ground for the weekly changes.
 WITH weeks AS (
-    SELECT CAST(DATE '{{as_of}}' - (k * INTERVAL '7 days') AS DATE) AS week_end
+    -- Date32 is days since 1970-01-01: step back k weeks in day numbers.
+    SELECT arrow_cast(arrow_cast(DATE '{{as_of}}', 'Int32') - CAST(k * 7 AS INT), 'Date32') AS week_end
     FROM unnest(range(0, 27)) AS t(k)
 ),
 pts AS (

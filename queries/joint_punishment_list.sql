@@ -11,7 +11,7 @@ FROM credit_evidence ev
 LEFT JOIN enterprise e ON e.uscc = ev.uscc
 WHERE ev.hard_trigger
 UNION ALL
-SELECT o.uscc, e.name, '海关认定失信企业' AS basis, 'CUSTOMS_DISCREDITED', 'customs_credit', o.uscc,
+SELECT o.uscc, e.name, '海关认定失信企业' AS basis, 'CUSTOMS_DISCREDITED', 'customs_credit', o.uscc AS key2,
        o.effective_from, CAST(NULL AS DATE), '海关官方认定', DATE '{{as_of}}'
 FROM official o
 LEFT JOIN enterprise e ON e.uscc = o.uscc

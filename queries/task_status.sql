@@ -10,8 +10,8 @@ WITH reg AS (
     SELECT task_id, section, title, lead_unit, units, deadline, target FROM task_registry
 ),
 task_units AS (
-    SELECT r.task_id, trim(u) AS unit
-    FROM reg r CROSS JOIN unnest(string_to_array(r.units, ';')) AS t(u)
+    SELECT task_id, trim(u) AS unit
+    FROM (SELECT task_id, unnest(string_to_array(units, ';')) AS u FROM reg)
 ),
 reports AS (
     SELECT task_id, unit, period, reported_on, status, percent,

@@ -3,7 +3,7 @@
 -- periods judged so far.
 WITH held AS (
     SELECT trim(u) AS unit, count(*) AS tasks_held
-    FROM task_registry CROSS JOIN unnest(string_to_array(units, ';')) AS t(u)
+    FROM (SELECT unnest(string_to_array(units, ';')) AS u FROM task_registry)
     GROUP BY trim(u)
 ),
 received AS (

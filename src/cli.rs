@@ -47,6 +47,7 @@ pub enum Command {
     },
     /// Run SQL over every lake table
     Query {
+        /// The SQL (put `--` before it if it starts with a `--` comment)
         sql: String,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,

@@ -38,6 +38,6 @@ fn an_unknown_key_and_a_bad_reference_are_both_reported() {
     let out = p.sanhu(&["validate"]);
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{}:4:9: table `customs_declarations` has no schema", f.display())), "{err}");
+    assert!(err.contains(&format!("{}:3:9: table `customs_declarations` has no schema", f.display())), "{err}");
     assert!(err.contains(&format!("{}:4:1: unknown field `tilte`", g.display())), "{err}");
 }

@@ -218,10 +218,9 @@ fn parse_file(project: &Project, lake: &Lake, unit: &str, path: &Path, file_name
     if let Some(batch) = norm.flush() {
         out.write(&batch).map_err(|e| ParseFailure::Job(e.into()))?;
     }
+    // A header with no rows under it is a real delivery ("nothing to report this week"): it is
+    // recorded, counts for timeliness, and adds no rows.
     let data = if norm.counts.accepted > 0 { Some(out.finish().map_err(|e| ParseFailure::Job(e.into()))?) } else { None };
-    if norm.counts.rows_read == 0 {
-        return Err(ParseFailure::File(format!("工作表“{}”在表头（第{}行）之下没有数据行", detection.sheet, detection.header_row)));
-    }
     Ok(Parsed {
         pipeline: pipeline_idx,
         format,

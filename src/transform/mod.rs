@@ -276,10 +276,31 @@ pub fn register_config(ctx: &SessionContext, project: &Project, ledger: Option<&
     Ok(())
 }
 
+/// `{{name}}` placeholders as NULL, so an unrendered model still parses for its references.
+fn blank_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("}}") {
+            Some(end) => {
+                out.push_str("NULL");
+                rest = &rest[start + end + 2..];
+            }
+            None => {
+                rest = &rest[start..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The tables a SQL text reads (lower-cased, CTE names excluded).
 pub fn referenced_tables(sql: &str) -> Result<BTreeSet<String>, DataFusionError> {
     use datafusion::sql::parser::DFParser;
-    let statements = DFParser::parse_sql(sql)?;
+    let statements = DFParser::parse_sql(&blank_placeholders(sql))?;
     let mut out = BTreeSet::new();
     for st in &statements {
         let (tables, _ctes) = datafusion::sql::resolve::resolve_table_references(st, true)?;
@@ -564,6 +585,8 @@ pub async fn build_in_memory(ctx: &SessionContext, project: &Project, target: &s
         let df = ctx.sql(&sql).await.map_err(|e| sql_error(model, &e))?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await.map_err(|e| sql_error(model, &e))?;
+        // The physical batches may differ from the logical schema in nullability: use theirs.
+        let schema = batches.first().map(|b| b.schema()).unwrap_or(schema);
         ctx.deregister_table(&model.name)?;
         ctx.register_table(&model.name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
     }

@@ -27,7 +27,13 @@ impl Project {
     pub fn bundled() -> Project {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(root.join("sanhu.toml"), dir.path().join("sanhu.toml")).unwrap();
+        // The seed registry is left out so each test controls every delivery it counts.
+        let settings = std::fs::read_to_string(root.join("sanhu.toml")).unwrap();
+        let settings = settings.replace("[[seeds]]\nfile = \"seed/task_registry.csv\"\nunit = \"commerce\"\n", "");
+        std::fs::write(dir.path().join("sanhu.toml"), settings).unwrap();
+        for f in ["credit_rules.toml", "sharing.toml"] {
+            std::fs::copy(root.join(f), dir.path().join(f)).unwrap();
+        }
         for d in ["schemas", "pipelines", "queries", "reports", "seed"] {
             if root.join(d).is_dir() {
                 copy_dir(&root.join(d), &dir.path().join(d));
