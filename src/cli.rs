@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "sanhu", version, about = "三互 data exchange: agency drops → validated Parquet lake → SQL models → weekly workbooks")]
+#[command(
+    name = "sanhu",
+    version,
+    about = "三互 data exchange: agency drops → validated Parquet lake → SQL models → weekly workbooks"
+)]
 pub struct Cli {
     /// Project folder (holds sanhu.toml)
     #[arg(long, global = true, default_value = ".", env = "SANHU_PROJECT")]
@@ -173,9 +177,17 @@ fn today_local(project: &Project) -> chrono::NaiveDate {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SANHU_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::env::var_os("NO_COLOR").is_none()).init();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SANHU_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             print_error(&e);
@@ -194,7 +206,12 @@ async fn dispatch(cli: Cli) -> ExitCode {
     // One writer at a time: commands that write the lake wait for a running `serve` or run.
     let writes = matches!(
         cli.command,
-        Command::Ingest | Command::Build { .. } | Command::Report { .. } | Command::Run { .. } | Command::Demo { .. } | Command::Exchange { .. }
+        Command::Ingest
+            | Command::Build { .. }
+            | Command::Report { .. }
+            | Command::Run { .. }
+            | Command::Demo { .. }
+            | Command::Exchange { .. }
     );
     let _lock = if writes {
         match crate::schedule::acquire_lock(&project.data_dir(), true) {
@@ -228,13 +245,23 @@ async fn dispatch(cli: Cli) -> ExitCode {
             }
         }
         Command::Ingest => jobs::ingest_all(&project, progress).map(|files| print_ingest(&files)),
-        Command::Build { select, as_of } => jobs::build(&project, select.as_deref(), crate::transform::AsOf(as_of.unwrap_or_else(|| jobs::today(&project)))).await.map(|built| {
+        Command::Build { select, as_of } => jobs::build(
+            &project,
+            select.as_deref(),
+            crate::transform::AsOf(as_of.unwrap_or_else(|| jobs::today(&project))),
+        )
+        .await
+        .map(|built| {
             for b in &built {
-                println!("built {:<28} {:>10} rows  {:>6} ms", b.model, b.rows, b.millis);
+                println!(
+                    "built {:<28} {:>10} rows  {:>6} ms",
+                    b.model, b.rows, b.millis
+                );
             }
         }),
         Command::Report { name, week } => {
-            let week = week.unwrap_or_else(|| crate::report::last_complete_week(today_local(&project)));
+            let week =
+                week.unwrap_or_else(|| crate::report::last_complete_week(today_local(&project)));
             jobs::report(&project, &name, &week).await.map(|paths| {
                 for p in paths {
                     println!("{}", p.display());
@@ -243,15 +270,22 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
         Command::Query { sql, format } => query(&project, &sql, format).await,
         Command::Exchange { unit, week, full } => {
-            let week = week.unwrap_or_else(|| crate::report::last_complete_week(today_local(&project)));
-            jobs::exchange(&project, &unit.into_iter().collect::<Vec<_>>(), &week, full).await.map(|paths| {
-                for p in paths {
-                    println!("{}", p.display());
-                }
-            })
+            let week =
+                week.unwrap_or_else(|| crate::report::last_complete_week(today_local(&project)));
+            jobs::exchange(&project, &unit.into_iter().collect::<Vec<_>>(), &week, full)
+                .await
+                .map(|paths| {
+                    for p in paths {
+                        println!("{}", p.display());
+                    }
+                })
         }
         Command::Audit { unit, format } => audit(&project, unit.as_deref(), format),
-        Command::Serve { schedules, poll_ms, stable_ms } => serve(project, schedules, poll_ms, stable_ms).await,
+        Command::Serve {
+            schedules,
+            poll_ms,
+            stable_ms,
+        } => serve(project, schedules, poll_ms, stable_ms).await,
         Command::Status { format } => status(&project, format).await,
         Command::Explain { what, uscc, as_of } => {
             if what != "credit" {
@@ -259,21 +293,37 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 return ExitCode::from(2);
             }
             let as_of = crate::transform::AsOf(as_of.unwrap_or_else(|| jobs::today(&project)));
-            jobs::explain_credit(&project, &uscc, as_of).await.map(|text| print!("{text}"))
+            jobs::explain_credit(&project, &uscc, as_of)
+                .await
+                .map(|text| print!("{text}"))
         }
-        Command::Template { kind, unit, week, out } => {
+        Command::Template {
+            kind,
+            unit,
+            week,
+            out,
+        } => {
             if kind != "task_progress" {
                 eprintln!("error: unknown template `{kind}`\nhint: available: task_progress");
                 return ExitCode::from(2);
             }
-            let week = week.unwrap_or_else(|| crate::transform::functions::iso_week_of(today_local(&project)));
-            jobs::template(&project, &unit, &week, out).await.map(|p| println!("{}", p.display()))
+            let week = week
+                .unwrap_or_else(|| crate::transform::functions::iso_week_of(today_local(&project)));
+            jobs::template(&project, &unit, &week, out)
+                .await
+                .map(|p| println!("{}", p.display()))
         }
         Command::Run { week } => {
-            let week = week.unwrap_or_else(|| crate::report::last_complete_week(today_local(&project)));
+            let week =
+                week.unwrap_or_else(|| crate::report::last_complete_week(today_local(&project)));
             run_and_print(&project, &week, progress).await
         }
-        Command::Demo { from, to, scale, no_run } => {
+        Command::Demo {
+            from,
+            to,
+            scale,
+            no_run,
+        } => {
             let to = to.unwrap_or_else(|| {
                 let w = crate::report::last_complete_week(today_local(&project));
                 let (monday, _, _) = crate::report::week_bounds(&project, &w).expect("valid week");
@@ -298,7 +348,12 @@ fn print_ingest(files: &[jobs::ingest::FileResult]) {
         match f.status {
             "quarantined" => {
                 q += 1;
-                eprintln!("quarantined {}/{}: {}", f.unit, f.file_name, f.reason.as_deref().unwrap_or(""));
+                eprintln!(
+                    "quarantined {}/{}: {}",
+                    f.unit,
+                    f.file_name,
+                    f.reason.as_deref().unwrap_or("")
+                );
             }
             "duplicate" => dup += 1,
             _ => {}
@@ -324,16 +379,33 @@ async fn run_and_print(project: &Project, week: &str, progress: bool) -> Result<
         println!("report: {}", r.display());
     }
     if !s.packages.is_empty() {
-        println!("exchange: {} unit package(s) under {}", s.packages.len(), project.data_dir().join("outbox").display());
+        println!(
+            "exchange: {} unit package(s) under {}",
+            s.packages.len(),
+            project.data_dir().join("outbox").display()
+        );
     }
     Ok(())
 }
 
-async fn demo(project: &Project, from: chrono::NaiveDate, to: chrono::NaiveDate, scale: u32, no_run: bool, progress: bool) -> Result<(), JobError> {
+async fn demo(
+    project: &Project,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    scale: u32,
+    no_run: bool,
+    progress: bool,
+) -> Result<(), JobError> {
     let inbox = project.data_dir().join("inbox");
-    let opts = crate::demo::DemoOptions { from, to, scale, seed: 2016_05_20 };
+    let opts = crate::demo::DemoOptions {
+        from,
+        to,
+        scale,
+        seed: 20_160_520,
+    };
     let started = std::time::Instant::now();
-    let summary = crate::demo::generate(&inbox, &opts).map_err(|e| JobError::Other(e.to_string()))?;
+    let summary =
+        crate::demo::generate(&inbox, &opts).map_err(|e| JobError::Other(e.to_string()))?;
     eprintln!(
         "demo: wrote {} file(s), {} declarations, {} rows ({} planted bad rows) into {} in {:.1}s",
         summary.files.len(),
@@ -358,11 +430,14 @@ async fn query(project: &Project, sql: &str, format: OutputFormat) -> Result<(),
     use std::io::Write;
     match format {
         OutputFormat::Table => {
-            let text = pretty_format_batches(&batches).map_err(|e| JobError::Other(e.to_string()))?;
+            let text =
+                pretty_format_batches(&batches).map_err(|e| JobError::Other(e.to_string()))?;
             writeln!(out, "{text}").map_err(|e| JobError::Io("stdout".into(), e))?;
         }
         OutputFormat::Csv => {
-            let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
+            let mut w = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
             for b in &batches {
                 w.write(b).map_err(|e| JobError::Other(e.to_string()))?;
             }
@@ -382,36 +457,63 @@ async fn query(project: &Project, sql: &str, format: OutputFormat) -> Result<(),
 fn audit(project: &Project, unit: Option<&str>, format: OutputFormat) -> Result<(), JobError> {
     let rows = crate::exchange::audit_rows(&project.data_dir(), unit)?;
     match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default()),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        ),
         OutputFormat::Csv => {
             println!("id,unit,week,table,rows,mode,created_at,rule");
             for r in &rows {
-                println!("{},{},{},{},{},{},{},{}", r.id, r.unit, r.week, r.table, r.rows, r.mode, r.created_at, r.rule);
+                println!(
+                    "{},{},{},{},{},{},{},{}",
+                    r.id, r.unit, r.week, r.table, r.rows, r.mode, r.created_at, r.rule
+                );
             }
         }
         OutputFormat::Table => {
-            println!("{:>5}  {:<10} {:<9} {:<24} {:>9}  {:<11} {:<26} rule", "id", "unit", "week", "table", "rows", "mode", "at");
+            println!(
+                "{:>5}  {:<10} {:<9} {:<24} {:>9}  {:<11} {:<26} rule",
+                "id", "unit", "week", "table", "rows", "mode", "at"
+            );
             for r in &rows {
-                println!("{:>5}  {:<10} {:<9} {:<24} {:>9}  {:<11} {:<26} {}", r.id, r.unit, r.week, r.table, r.rows, r.mode, r.created_at, r.rule);
+                println!(
+                    "{:>5}  {:<10} {:<9} {:<24} {:>9}  {:<11} {:<26} {}",
+                    r.id, r.unit, r.week, r.table, r.rows, r.mode, r.created_at, r.rule
+                );
             }
         }
     }
     Ok(())
 }
 
-async fn serve(project: Project, extra: Vec<String>, poll_ms: u64, stable_ms: u64) -> Result<(), JobError> {
+async fn serve(
+    project: Project,
+    extra: Vec<String>,
+    poll_ms: u64,
+    stable_ms: u64,
+) -> Result<(), JobError> {
     use crate::schedule::{Schedule, ServeOptions};
     let mut schedules: Vec<Schedule> = project
         .reports
         .iter()
-        .filter_map(|r| r.spec.schedule.as_ref().map(|c| Schedule { job: format!("report:{}", r.name), cron: c.get_ref().clone() }))
+        .filter_map(|r| {
+            r.spec.schedule.as_ref().map(|c| Schedule {
+                job: format!("report:{}", r.name),
+                cron: c.get_ref().clone(),
+            })
+        })
         .collect();
     for s in extra {
         let Some((job, cron)) = s.split_once('=') else {
-            return Err(JobError::Other(format!("--schedule `{s}`: expected JOB=CRON")));
+            return Err(JobError::Other(format!(
+                "--schedule `{s}`: expected JOB=CRON"
+            )));
         };
         schedules.retain(|x| x.job != job);
-        schedules.push(Schedule { job: job.to_string(), cron: cron.to_string() });
+        schedules.push(Schedule {
+            job: job.to_string(),
+            cron: cron.to_string(),
+        });
     }
     let mut opts = ServeOptions::new(project.data_dir(), project.tz, schedules);
     opts.inbox_poll = std::time::Duration::from_millis(poll_ms.max(50));
@@ -420,11 +522,16 @@ async fn serve(project: Project, extra: Vec<String>, poll_ms: u64, stable_ms: u6
     std::fs::create_dir_all(data.join("inbox")).map_err(|e| JobError::Io(data.clone(), e))?;
     // Recover what an interrupted run left before the first job.
     jobs::open(&project)?;
-    let runner = std::sync::Arc::new(jobs::daemon::ProjectRunner { project, handle: tokio::runtime::Handle::current() });
+    let runner = std::sync::Arc::new(jobs::daemon::ProjectRunner {
+        project,
+        handle: tokio::runtime::Handle::current(),
+    });
     let shutdown = async {
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {},
                 _ = term.recv() => {},
@@ -435,10 +542,17 @@ async fn serve(project: Project, extra: Vec<String>, poll_ms: u64, stable_ms: u6
         tracing::info!("stop requested: finishing the step in progress");
     };
     tracing::info!(data = %data.display(), "sanhu serve started");
-    let report = crate::schedule::serve(opts, runner, shutdown).await.map_err(|e| JobError::Other(e.to_string()))?;
+    let report = crate::schedule::serve(opts, runner, shutdown)
+        .await
+        .map_err(|e| JobError::Other(e.to_string()))?;
     eprintln!(
         "stopped: {} job(s) ok, {} failed; {} file(s) ingested, {} failed; {} retries, {} catch-up(s)",
-        report.jobs_ok, report.jobs_failed, report.files_ok, report.files_failed, report.retries, report.catch_ups
+        report.jobs_ok,
+        report.jobs_failed,
+        report.files_ok,
+        report.files_failed,
+        report.retries,
+        report.catch_ups
     );
     Ok(())
 }
@@ -461,32 +575,67 @@ async fn status(project: &Project, format: OutputFormat) -> Result<(), JobError>
         .collect()
         .await?;
     let quarantine = ctx
-        .sql("SELECT (SELECT count(*) FROM deliveries WHERE status = 'quarantined') AS files_quarantined, (SELECT count(*) FROM quarantine WHERE severity = '拒收') AS rows_rejected, (SELECT count(*) FROM quarantine WHERE severity = '警告') AS rows_warned")
+        .sql("SELECT (SELECT count(*) FROM deliveries WHERE status = 'quarantined') AS files_quarantined, (SELECT count(*) FROM (SELECT DISTINCT delivery, row FROM quarantine WHERE severity = '拒收')) AS rows_rejected, (SELECT count(*) FROM (SELECT DISTINCT delivery, row FROM quarantine WHERE severity = '警告')) AS rows_warned")
         .await?
         .collect()
         .await?;
     let mut tables = Vec::new();
     for t in lake.tables() {
         let files = lake.files(&t);
-        let freshest = files.iter().filter_map(|f| std::fs::metadata(f).ok()?.modified().ok()).max();
-        let rows = match ctx.sql(&format!("SELECT count(*) AS n FROM \"{}\"", if project.schemas.contains_key(&t) { format!("{t}_history") } else { t.clone() })).await {
-            Ok(df) => df.collect().await.ok().and_then(|b| b.first().map(|b| datafusion::arrow::array::AsArray::as_primitive::<datafusion::arrow::datatypes::Int64Type>(b.column(0)).value(0))).unwrap_or(0),
+        let freshest = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok()?.modified().ok())
+            .max();
+        let rows = match ctx
+            .sql(&format!(
+                "SELECT count(*) AS n FROM \"{}\"",
+                if project.schemas.contains_key(&t) {
+                    format!("{t}_history")
+                } else {
+                    t.clone()
+                }
+            ))
+            .await
+        {
+            Ok(df) => df
+                .collect()
+                .await
+                .ok()
+                .and_then(|b| {
+                    b.first().map(|b| {
+                        datafusion::arrow::array::AsArray::as_primitive::<
+                            datafusion::arrow::datatypes::Int64Type,
+                        >(b.column(0))
+                        .value(0)
+                    })
+                })
+                .unwrap_or(0),
             Err(_) => 0,
         };
-        let at = freshest.map(|t| chrono::DateTime::<chrono::Utc>::from(t).with_timezone(&project.tz).format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+        let at = freshest
+            .map(|t| {
+                chrono::DateTime::<chrono::Utc>::from(t)
+                    .with_timezone(&project.tz)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_default();
         tables.push((t, files.len(), rows, at));
     }
-    let runs = crate::schedule::last_runs(&project.data_dir(), 10).map_err(|e| JobError::Other(e.to_string()))?;
+    let runs = crate::schedule::last_runs(&project.data_dir(), 10)
+        .map_err(|e| JobError::Other(e.to_string()))?;
     match format {
         OutputFormat::Json => {
-            let to_json = |b: &[datafusion::arrow::record_batch::RecordBatch]| -> serde_json::Value {
-                let mut w = datafusion::arrow::json::ArrayWriter::new(Vec::new());
-                for x in b {
-                    let _ = w.write(x);
-                }
-                let _ = w.finish();
-                serde_json::from_slice(&w.into_inner()).unwrap_or(serde_json::Value::Array(vec![]))
-            };
+            let to_json =
+                |b: &[datafusion::arrow::record_batch::RecordBatch]| -> serde_json::Value {
+                    let mut w = datafusion::arrow::json::ArrayWriter::new(Vec::new());
+                    for x in b {
+                        let _ = w.write(x);
+                    }
+                    let _ = w.finish();
+                    serde_json::from_slice(&w.into_inner())
+                        .unwrap_or(serde_json::Value::Array(vec![]))
+                };
             let v = serde_json::json!({
                 "feeds": to_json(&feeds),
                 "quarantine": to_json(&quarantine),
@@ -496,8 +645,14 @@ async fn status(project: &Project, format: OutputFormat) -> Result<(), JobError>
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         _ => {
-            println!("feeds:\n{}", pretty_format_batches(&feeds).map_err(|e| JobError::Other(e.to_string()))?);
-            println!("quarantine:\n{}", pretty_format_batches(&quarantine).map_err(|e| JobError::Other(e.to_string()))?);
+            println!(
+                "feeds:\n{}",
+                pretty_format_batches(&feeds).map_err(|e| JobError::Other(e.to_string()))?
+            );
+            println!(
+                "quarantine:\n{}",
+                pretty_format_batches(&quarantine).map_err(|e| JobError::Other(e.to_string()))?
+            );
             println!("lake tables:");
             for (t, f, r, a) in &tables {
                 println!("  {t:<28} {r:>10} rows in {f:>4} file(s), updated {a}");

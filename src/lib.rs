@@ -6,14 +6,14 @@
 //! (workbooks from layouts) → `exchange` (each unit's package under the sharing matrix). `schedule` drives jobs on cron slots and file arrivals; `jobs` chains the stages; `demo` writes synthetic agency drops;
 //! `cli` is the thin shell over all of it.
 
-pub mod config;
-pub mod intake;
-pub mod normalise;
-pub mod lake;
-pub mod transform;
-pub mod report;
-pub mod exchange;
-pub mod schedule;
-pub mod jobs;
-pub mod demo;
 pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod exchange;
+pub mod intake;
+pub mod jobs;
+pub mod lake;
+pub mod normalise;
+pub mod report;
+pub mod schedule;
+pub mod transform;

@@ -118,20 +118,45 @@ pub fn resolve(src: &SourceText, rules: &CreditRules, problems: &mut Vec<Problem
     for r in &rules.rules {
         let rule = r.get_ref();
         if !seen.insert(rule.rule_id.clone()) {
-            problems.push(src.problem(r.span(), format!("rule_id `{}` is used twice", rule.rule_id)));
+            problems.push(src.problem(
+                r.span(),
+                format!("rule_id `{}` is used twice", rule.rule_id),
+            ));
         }
         if rule.counts_days.is_some() && rule.counts_until.is_some() {
-            problems.push(src.problem(r.span(), format!("rule `{}`: give counts_days or counts_until, not both", rule.rule_id)));
+            problems.push(src.problem(
+                r.span(),
+                format!(
+                    "rule `{}`: give counts_days or counts_until, not both",
+                    rule.rule_id
+                ),
+            ));
         }
         if rule.hard_trigger && rule.points != 0 {
-            problems.push(src.problem(r.span(), format!("rule `{}`: a hard trigger forces grade D; set points = 0", rule.rule_id)));
+            problems.push(src.problem(
+                r.span(),
+                format!(
+                    "rule `{}`: a hard trigger forces grade D; set points = 0",
+                    rule.rule_id
+                ),
+            ));
         }
         if rule.points > 0 {
-            problems.push(src.problem(r.span(), format!("rule `{}`: points deduct, so they are 0 or negative", rule.rule_id)));
+            problems.push(src.problem(
+                r.span(),
+                format!(
+                    "rule `{}`: points deduct, so they are 0 or negative",
+                    rule.rule_id
+                ),
+            ));
         }
     }
     if !(rules.grades.a > rules.grades.b && rules.grades.b > rules.grades.c) {
         problems.push(src.problem(0..0, "grades must satisfy A > B > C"));
     }
-    Model { name: EVENTS_MODEL.to_string(), sql: rules.events_sql(), file: src.path.clone() }
+    Model {
+        name: EVENTS_MODEL.to_string(),
+        sql: rules.events_sql(),
+        file: src.path.clone(),
+    }
 }

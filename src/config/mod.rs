@@ -39,7 +39,14 @@ impl fmt::Display for Problem {
         if self.line == 0 {
             write!(f, "{}: {}", self.file.display(), self.message)
         } else {
-            write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.col,
+                self.message
+            )
         }
     }
 }
@@ -49,7 +56,10 @@ pub enum ConfigError {
     #[error("{} configuration problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Problem>),
     #[error("cannot read project at {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Text of a config file, kept to turn byte spans into line and column.
@@ -70,7 +80,12 @@ impl SourceText {
         } else {
             self.line_col(span.start)
         };
-        Problem { file: self.path.clone(), line, col, message: message.into() }
+        Problem {
+            file: self.path.clone(),
+            line,
+            col,
+            message: message.into(),
+        }
     }
 }
 
@@ -78,7 +93,12 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..text.floor_char_boundary(offset)];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -225,7 +245,10 @@ impl Project {
     pub fn unit(&self, code: &str) -> Option<&Unit> {
         self.units.iter().find(|u| u.code == code)
     }
-    pub fn pipelines_for_table<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Pipeline> + 'a {
+    pub fn pipelines_for_table<'a>(
+        &'a self,
+        table: &'a str,
+    ) -> impl Iterator<Item = &'a Pipeline> + 'a {
         self.pipelines.iter().filter(move |p| p.table == table)
     }
     pub fn report(&self, name: &str) -> Option<&Report> {
@@ -233,7 +256,10 @@ impl Project {
     }
     /// How deliveries of a table combine: the mode of its pipelines (resolve checks they agree).
     pub fn table_mode(&self, table: &str) -> DeliveryMode {
-        self.pipelines_for_table(table).map(|p| p.mode).next().unwrap_or(DeliveryMode::Append)
+        self.pipelines_for_table(table)
+            .map(|p| p.mode)
+            .next()
+            .unwrap_or(DeliveryMode::Append)
     }
     pub fn limits(&self) -> &IntakeLimits {
         &self.settings.intake
@@ -261,9 +287,14 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
     let mut seen_units = BTreeSet::new();
     for u in &settings.units {
         if !seen_units.insert(u.code.clone()) {
-            problems.push(settings_src.problem(0..0, format!("unit `{}` is declared twice", u.code)));
+            problems
+                .push(settings_src.problem(0..0, format!("unit `{}` is declared twice", u.code)));
         }
-        units.push(Unit { code: u.code.clone(), name: u.name.clone(), short: u.short.clone() });
+        units.push(Unit {
+            code: u.code.clone(),
+            name: u.name.clone(),
+            short: u.short.clone(),
+        });
     }
     let unit_codes: BTreeSet<&str> = units.iter().map(|u| u.code.as_str()).collect();
 
@@ -272,38 +303,68 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
         Err(_) => {
             problems.push(settings_src.problem(
                 settings.project.timezone.span(),
-                format!("unknown time zone `{}` (use an IANA name such as Asia/Shanghai)", settings.project.timezone.get_ref()),
+                format!(
+                    "unknown time zone `{}` (use an IANA name such as Asia/Shanghai)",
+                    settings.project.timezone.get_ref()
+                ),
             ));
             chrono_tz::Asia::Shanghai
         }
     };
     for r in &settings.recipients {
         if !unit_codes.contains(r.unit.as_str()) {
-            problems.push(settings_src.problem(0..0, format!("recipient: unknown unit `{}`", r.unit)));
+            problems
+                .push(settings_src.problem(0..0, format!("recipient: unknown unit `{}`", r.unit)));
         }
         if r.edition != "internal" && r.edition != "circulated" {
-            problems.push(settings_src.problem(0..0, format!("recipient {}: edition `{}` (use internal or circulated)", r.unit, r.edition)));
+            problems.push(settings_src.problem(
+                0..0,
+                format!(
+                    "recipient {}: edition `{}` (use internal or circulated)",
+                    r.unit, r.edition
+                ),
+            ));
         } else if r.edition == "internal" && r.unit != "commerce" {
             // The internal edition holds restricted columns: DOMAIN §7 keeps it with the commerce bureau.
-            problems.push(settings_src.problem(0..0, format!("recipient {}: only the commerce bureau receives the internal edition", r.unit)));
+            problems.push(settings_src.problem(
+                0..0,
+                format!(
+                    "recipient {}: only the commerce bureau receives the internal edition",
+                    r.unit
+                ),
+            ));
         }
     }
     for seed in &settings.seeds {
         if !unit_codes.contains(seed.unit.get_ref().as_str()) {
-            problems.push(settings_src.problem(seed.unit.span(), format!("unknown unit `{}`", seed.unit.get_ref())));
+            problems.push(settings_src.problem(
+                seed.unit.span(),
+                format!("unknown unit `{}`", seed.unit.get_ref()),
+            ));
         }
         if !root.join(seed.file.get_ref()).is_file() {
-            problems.push(settings_src.problem(seed.file.span(), format!("seed file `{}` does not exist", seed.file.get_ref())));
+            problems.push(settings_src.problem(
+                seed.file.span(),
+                format!("seed file `{}` does not exist", seed.file.get_ref()),
+            ));
         }
     }
 
     // Schemas.
     let mut schemas = BTreeMap::new();
     for src in &schema_srcs {
-        let Some(file) = parse::<SchemaFile>(src, &mut problems) else { continue };
+        let Some(file) = parse::<SchemaFile>(src, &mut problems) else {
+            continue;
+        };
         if let Some(schema) = resolve_schema(src, file, &unit_codes, &mut problems) {
             if schemas.contains_key(&schema.name) {
-                problems.push(src.problem(0..0, format!("table `{}` is declared by another schema file too", schema.name)));
+                problems.push(src.problem(
+                    0..0,
+                    format!(
+                        "table `{}` is declared by another schema file too",
+                        schema.name
+                    ),
+                ));
             } else {
                 schemas.insert(schema.name.clone(), schema);
             }
@@ -313,16 +374,22 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
     // Pipelines.
     let mut pipelines: Vec<Pipeline> = Vec::new();
     for src in &pipeline_srcs {
-        let Some(file) = parse::<PipelineFile>(src, &mut problems) else { continue };
+        let Some(file) = parse::<PipelineFile>(src, &mut problems) else {
+            continue;
+        };
         let feed = file.feed.get_ref().clone();
         if pipelines.iter().any(|p| p.feed == feed) {
-            problems.push(src.problem(file.feed.span(), format!("feed `{feed}` is declared twice")));
+            problems
+                .push(src.problem(file.feed.span(), format!("feed `{feed}` is declared twice")));
         }
         let unit = match file.unit.get_ref().as_str() {
             "*" => None,
             u if unit_codes.contains(u) => Some(u.to_string()),
             u => {
-                problems.push(src.problem(file.unit.span(), format!("unknown unit `{u}` (units are declared in sanhu.toml)")));
+                problems.push(src.problem(
+                    file.unit.span(),
+                    format!("unknown unit `{u}` (units are declared in sanhu.toml)"),
+                ));
                 None
             }
         };
@@ -345,12 +412,24 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
         let matcher = builder.build().unwrap_or_else(|_| GlobSet::empty());
         let expect = file.expect.as_ref().and_then(|e| {
             if e.every.get_ref() != "weekly" {
-                problems.push(src.problem(e.every.span(), format!("`every = \"{}\"`: only \"weekly\" is supported", e.every.get_ref())));
+                problems.push(src.problem(
+                    e.every.span(),
+                    format!(
+                        "`every = \"{}\"`: only \"weekly\" is supported",
+                        e.every.get_ref()
+                    ),
+                ));
             }
             match parse_due(e.due.get_ref()) {
                 Some(x) => Some(x),
                 None => {
-                    problems.push(src.problem(e.due.span(), format!("`due = \"{}\"`: expected a weekday and time such as \"Mon 10:00\"", e.due.get_ref())));
+                    problems.push(src.problem(
+                        e.due.span(),
+                        format!(
+                            "`due = \"{}\"`: expected a weekday and time such as \"Mon 10:00\"",
+                            e.due.get_ref()
+                        ),
+                    ));
                     None
                 }
             }
@@ -369,12 +448,18 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
     }
     // All feeds of one table must agree on how deliveries combine.
     for (i, p) in pipelines.iter().enumerate() {
-        if let Some(q) = pipelines[..i].iter().find(|q| q.table == p.table && q.mode != p.mode) {
+        if let Some(q) = pipelines[..i]
+            .iter()
+            .find(|q| q.table == p.table && q.mode != p.mode)
+        {
             problems.push(Problem {
                 file: p.file.clone(),
                 line: 0,
                 col: 0,
-                message: format!("mode {:?} differs from feed `{}` ({:?}) writing the same table `{}`", p.mode, q.feed, q.mode, p.table),
+                message: format!(
+                    "mode {:?} differs from feed `{}` ({:?}) writing the same table `{}`",
+                    p.mode, q.feed, q.mode, p.table
+                ),
             });
         }
     }
@@ -382,23 +467,40 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
     // Models.
     let mut models = Vec::new();
     for src in &model_srcs {
-        let name = src.path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let name = src
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         if schemas.contains_key(&name) {
-            problems.push(src.problem(0..0, format!("model `{name}` has the name of a canonical table")));
+            problems.push(src.problem(
+                0..0,
+                format!("model `{name}` has the name of a canonical table"),
+            ));
         }
-        if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-            problems.push(src.problem(0..0, format!("model name `{name}`: use lower-case letters, digits and _ only")));
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            problems.push(src.problem(
+                0..0,
+                format!("model name `{name}`: use lower-case letters, digits and _ only"),
+            ));
         }
-        models.push(Model { name, sql: src.text.clone(), file: src.path.clone() });
+        models.push(Model {
+            name,
+            sql: src.text.clone(),
+            file: src.path.clone(),
+        });
     }
 
     // The credit rule set compiles into a model of its own.
     let credit_path = root.join(credit::RULES_FILE);
     let credit = if credit_path.is_file() {
         let src = read_source(&credit_path)?;
-        parse::<credit::CreditRules>(&src, &mut problems).map(|rules| {
-            models.push(credit::resolve(&src, &rules, &mut problems));
-            rules
+        parse::<credit::CreditRules>(&src, &mut problems).inspect(|rules| {
+            models.push(credit::resolve(&src, rules, &mut problems));
         })
     } else {
         None
@@ -420,16 +522,28 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
     // Reports.
     let mut reports = Vec::new();
     for src in &report_srcs {
-        let Some(file) = parse::<ReportFile>(src, &mut problems) else { continue };
+        let Some(file) = parse::<ReportFile>(src, &mut problems) else {
+            continue;
+        };
         let name = file.report.get_ref().clone();
         for sheet in &file.sheets {
             if let Some(chart) = &sheet.chart
                 && !matches!(chart.kind.as_str(), "line" | "column" | "pie")
             {
-                problems.push(src.problem(0..0, format!("sheet `{}`: chart kind `{}` (use line, column or pie)", sheet.name, chart.kind)));
+                problems.push(src.problem(
+                    0..0,
+                    format!(
+                        "sheet `{}`: chart kind `{}` (use line, column or pie)",
+                        sheet.name, chart.kind
+                    ),
+                ));
             }
         }
-        reports.push(Report { name, spec: file, source: src.clone() });
+        reports.push(Report {
+            name,
+            spec: file,
+            source: src.clone(),
+        });
     }
 
     if !problems.is_empty() {
@@ -459,30 +573,49 @@ fn resolve_schema(
     problems: &mut Vec<Problem>,
 ) -> Option<Schema> {
     let name = file.table.get_ref().clone();
-    let stem = src.path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = src
+        .path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if stem != name {
-        problems.push(src.problem(file.table.span(), format!("table `{name}` is declared in `{stem}.toml`: name the file after the table")));
+        problems.push(src.problem(
+            file.table.span(),
+            format!("table `{name}` is declared in `{stem}.toml`: name the file after the table"),
+        ));
     }
     let mut names = BTreeSet::new();
     for c in &file.columns {
         let n = c.name.get_ref();
         if n.starts_with('_') {
-            problems.push(src.problem(c.name.span(), format!("column `{n}`: names starting with _ are reserved for lineage")));
+            problems.push(src.problem(
+                c.name.span(),
+                format!("column `{n}`: names starting with _ are reserved for lineage"),
+            ));
         }
         if !names.insert(n.clone()) {
             problems.push(src.problem(c.name.span(), format!("column `{n}` is declared twice")));
         }
         for r in &c.restricted_to {
             if !unit_codes.contains(r.get_ref().as_str()) {
-                problems.push(src.problem(r.span(), format!("unknown unit `{}` in restricted_to", r.get_ref())));
+                problems.push(src.problem(
+                    r.span(),
+                    format!("unknown unit `{}` in restricted_to", r.get_ref()),
+                ));
             }
         }
         if !c.restricted_to.is_empty() && c.classification != Classification::Restricted {
-            problems.push(src.problem(c.name.span(), format!("column `{n}` names restricted_to units but is not classified restricted")));
+            problems.push(src.problem(
+                c.name.span(),
+                format!("column `{n}` names restricted_to units but is not classified restricted"),
+            ));
         }
         for v in c.map.values() {
             if !c.values.is_empty() && !c.values.contains(v) {
-                problems.push(src.problem(c.name.span(), format!("column `{n}`: map target `{v}` is not among its values")));
+                problems.push(src.problem(
+                    c.name.span(),
+                    format!("column `{n}`: map target `{v}` is not among its values"),
+                ));
             }
         }
     }
@@ -490,7 +623,10 @@ fn resolve_schema(
     for k in file.key.get_ref() {
         match file.columns.iter().position(|c| c.name.get_ref() == k) {
             Some(i) => key.push(i),
-            None => problems.push(src.problem(file.key.span(), format!("key column `{k}` is not a column of `{name}`"))),
+            None => problems.push(src.problem(
+                file.key.span(),
+                format!("key column `{k}` is not a column of `{name}`"),
+            )),
         }
     }
     if key.is_empty() {
@@ -502,11 +638,13 @@ fn resolve_schema(
         .enumerate()
         .map(|(i, c)| {
             let in_key = key.contains(&i);
-            let on_invalid = c.on_invalid.unwrap_or(if in_key || c.check != Some(CodeCheck::Uscc) {
-                OnInvalid::Reject
-            } else {
-                OnInvalid::Warn
-            });
+            let on_invalid =
+                c.on_invalid
+                    .unwrap_or(if in_key || c.check != Some(CodeCheck::Uscc) {
+                        OnInvalid::Reject
+                    } else {
+                        OnInvalid::Warn
+                    });
             Column {
                 name: c.name.get_ref().clone(),
                 title: c.title.clone(),
@@ -519,27 +657,60 @@ fn resolve_schema(
                 values: c.values.clone(),
                 map: c.map.clone(),
                 classification: c.classification,
-                restricted_to: c.restricted_to.iter().map(|r| r.get_ref().clone()).collect(),
+                restricted_to: c
+                    .restricted_to
+                    .iter()
+                    .map(|r| r.get_ref().clone())
+                    .collect(),
                 in_key,
             }
         })
         .collect();
     let mut row_checks = Vec::new();
     for rc in &file.row_checks {
-        let col = file.columns.iter().position(|c| c.name.get_ref() == rc.column.get_ref());
-        let other = file.columns.iter().position(|c| c.name.get_ref() == rc.other.get_ref());
+        let col = file
+            .columns
+            .iter()
+            .position(|c| c.name.get_ref() == rc.column.get_ref());
+        let other = file
+            .columns
+            .iter()
+            .position(|c| c.name.get_ref() == rc.other.get_ref());
         match (col, other) {
             (Some(a), Some(b)) => {
-                if columns[a].ty != columns[b].ty || !matches!(columns[a].ty, ColumnType::Date | ColumnType::Timestamp) {
-                    problems.push(src.problem(rc.column.span(), "not_before compares two date or two timestamp columns"));
+                if columns[a].ty != columns[b].ty
+                    || !matches!(columns[a].ty, ColumnType::Date | ColumnType::Timestamp)
+                {
+                    problems.push(src.problem(
+                        rc.column.span(),
+                        "not_before compares two date or two timestamp columns",
+                    ));
                 }
-                row_checks.push(RowCheck { kind: rc.kind, column: a, other: b, reason: rc.reason.clone() })
+                row_checks.push(RowCheck {
+                    kind: rc.kind,
+                    column: a,
+                    other: b,
+                    reason: rc.reason.clone(),
+                })
             }
-            (None, _) => problems.push(src.problem(rc.column.span(), format!("row check names unknown column `{}`", rc.column.get_ref()))),
-            (_, None) => problems.push(src.problem(rc.other.span(), format!("row check names unknown column `{}`", rc.other.get_ref()))),
+            (None, _) => problems.push(src.problem(
+                rc.column.span(),
+                format!("row check names unknown column `{}`", rc.column.get_ref()),
+            )),
+            (_, None) => problems.push(src.problem(
+                rc.other.span(),
+                format!("row check names unknown column `{}`", rc.other.get_ref()),
+            )),
         }
     }
-    Some(Schema { name, title: file.title, key, columns, row_checks, file: src.path.clone() })
+    Some(Schema {
+        name,
+        title: file.title,
+        key,
+        columns,
+        row_checks,
+        file: src.path.clone(),
+    })
 }
 
 fn parse_due(s: &str) -> Option<Expectation> {
@@ -552,22 +723,40 @@ fn parse_due(s: &str) -> Option<Expectation> {
     Some(Expectation { weekday, time })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(src: &SourceText, problems: &mut Vec<Problem>) -> Option<T> {
+fn parse<T: serde::de::DeserializeOwned>(
+    src: &SourceText,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
     match toml::from_str::<T>(&src.text) {
         Ok(v) => Some(v),
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            let (line, col) = if span == (0..0) { (1, 1) } else { src.line_col(span.start) };
+            let (line, col) = if span == (0..0) {
+                (1, 1)
+            } else {
+                src.line_col(span.start)
+            };
             let message = e.message().trim().to_string();
-            problems.push(Problem { file: src.path.clone(), line, col, message });
+            problems.push(Problem {
+                file: src.path.clone(),
+                line,
+                col,
+                message,
+            });
             None
         }
     }
 }
 
 fn read_source(path: &Path) -> Result<SourceText, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
-    Ok(SourceText { path: path.to_path_buf(), text })
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(SourceText {
+        path: path.to_path_buf(),
+        text,
+    })
 }
 
 /// Every `*.ext` file in `dir`, sorted by name; a missing folder is an empty project part.
@@ -575,7 +764,12 @@ fn read_dir_sources(dir: &Path, ext: &str) -> Result<Vec<SourceText>, ConfigErro
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(ConfigError::Io { path: dir.to_path_buf(), source }),
+        Err(source) => {
+            return Err(ConfigError::Io {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
     };
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -602,7 +796,10 @@ mod tests {
     fn due_parses_weekday_and_time() {
         assert_eq!(
             parse_due("Mon 10:00"),
-            Some(Expectation { weekday: Weekday::Mon, time: NaiveTime::from_hms_opt(10, 0, 0).unwrap() })
+            Some(Expectation {
+                weekday: Weekday::Mon,
+                time: NaiveTime::from_hms_opt(10, 0, 0).unwrap()
+            })
         );
         assert_eq!(parse_due("Monday"), None);
         assert_eq!(parse_due("Xyz 10:00"), None);
@@ -625,11 +822,21 @@ mod tests {
     #[test]
     fn unknown_key_is_reported_with_line() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("sanhu.toml"), "[project]\nname = \"x\"\nnmae = 1\n").unwrap();
+        std::fs::write(
+            dir.path().join("sanhu.toml"),
+            "[project]\nname = \"x\"\nnmae = 1\n",
+        )
+        .unwrap();
         let err = load(dir.path()).unwrap_err();
-        let ConfigError::Invalid(problems) = err else { panic!() };
+        let ConfigError::Invalid(problems) = err else {
+            panic!()
+        };
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].line, 3);
-        assert!(problems[0].message.contains("nmae"), "{}", problems[0].message);
+        assert!(
+            problems[0].message.contains("nmae"),
+            "{}",
+            problems[0].message
+        );
     }
 }

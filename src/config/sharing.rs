@@ -49,7 +49,11 @@ pub struct Grant {
 pub fn may_see(schemas: &BTreeMap<String, Schema>, table: &str, column: &str, unit: &str) -> bool {
     let restricted: Vec<&super::Column> = match schemas.get(table) {
         Some(s) => s.columns.iter().filter(|c| c.name == column).collect(),
-        None => schemas.values().flat_map(|s| s.columns.iter()).filter(|c| c.name == column).collect(),
+        None => schemas
+            .values()
+            .flat_map(|s| s.columns.iter())
+            .filter(|c| c.name == column)
+            .collect(),
     };
     restricted
         .iter()
@@ -77,10 +81,17 @@ pub fn resolve(
             }
         };
         let tables: Vec<String> = match s.table.get_ref().as_str() {
-            "*" => schemas.keys().cloned().chain(models.iter().cloned()).collect(),
+            "*" => schemas
+                .keys()
+                .cloned()
+                .chain(models.iter().cloned())
+                .collect(),
             t if schemas.contains_key(t) || models.contains(t) => vec![t.to_string()],
             t => {
-                problems.push(src.problem(s.table.span(), format!("table `{t}` is neither a schema nor a model")));
+                problems.push(src.problem(
+                    s.table.span(),
+                    format!("table `{t}` is neither a schema nor a model"),
+                ));
                 continue;
             }
         };
@@ -89,7 +100,10 @@ pub fn resolve(
             if !all && let Some(schema) = schemas.get(table) {
                 for c in s.columns.get_ref() {
                     if schema.column_index(c).is_none() && !c.starts_with('_') {
-                        problems.push(src.problem(s.columns.span(), format!("column `{c}` is not a column of `{table}`")));
+                        problems.push(src.problem(
+                            s.columns.span(),
+                            format!("column `{c}` is not a column of `{table}`"),
+                        ));
                     }
                 }
             }
@@ -107,7 +121,11 @@ pub fn resolve(
                 grants.push(Grant {
                     unit: unit.clone(),
                     table: table.clone(),
-                    columns: if all { None } else { Some(s.columns.get_ref().clone()) },
+                    columns: if all {
+                        None
+                    } else {
+                        Some(s.columns.get_ref().clone())
+                    },
                     filter: s.filter.clone(),
                     rule: s.rule.clone(),
                 });

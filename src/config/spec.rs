@@ -83,7 +83,10 @@ pub struct ClearanceSettings {
 
 impl Default for ClearanceSettings {
     fn default() -> Self {
-        ClearanceSettings { outlier_hours: 720.0, baseline_period: "2017".into() }
+        ClearanceSettings {
+            outlier_hours: 720.0,
+            baseline_period: "2017".into(),
+        }
     }
 }
 

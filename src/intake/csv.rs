@@ -35,17 +35,27 @@ pub fn sniff_dialect(head: &[u8]) -> Dialect {
     let (text, _) = encoding.decode_without_bom_handling(head);
     let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let count = |c: char| first_line.matches(c).count();
-    let delimiter = [(b',', count(',')), (b'\t', count('\t')), (b';', count(';')), (b'|', count('|'))]
-        .into_iter()
-        .max_by_key(|&(d, n)| (n, d == b','))
-        .map(|(d, n)| if n == 0 { b',' } else { d })
-        .unwrap_or(b',');
-    Dialect { encoding, delimiter }
+    let delimiter = [
+        (b',', count(',')),
+        (b'\t', count('\t')),
+        (b';', count(';')),
+        (b'|', count('|')),
+    ]
+    .into_iter()
+    .max_by_key(|&(d, n)| (n, d == b','))
+    .map(|(d, n)| if n == 0 { b',' } else { d })
+    .unwrap_or(b',');
+    Dialect {
+        encoding,
+        delimiter,
+    }
 }
 
 fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read>>, Dialect), IntakeError> {
     let mut head = Vec::with_capacity(65536);
-    std::fs::File::open(path)?.take(65536).read_to_end(&mut head)?;
+    std::fs::File::open(path)?
+        .take(65536)
+        .read_to_end(&mut head)?;
     let dialect = sniff_dialect(&head);
     let file = std::fs::File::open(path)?;
     let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
@@ -62,10 +72,20 @@ fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read>>, Dialect), IntakeErro
 
 fn to_cells(rec: &csv::StringRecord, out: &mut Vec<RawCell>) {
     out.clear();
-    out.extend(rec.iter().map(|f| if f.is_empty() { RawCell::Empty } else { RawCell::Text(f.to_string()) }));
+    out.extend(rec.iter().map(|f| {
+        if f.is_empty() {
+            RawCell::Empty
+        } else {
+            RawCell::Text(f.to_string())
+        }
+    }));
 }
 
-pub fn preview(path: &Path, limits: &IntakeLimits, max_rows: usize) -> Result<SheetPreview, IntakeError> {
+pub fn preview(
+    path: &Path,
+    limits: &IntakeLimits,
+    max_rows: usize,
+) -> Result<SheetPreview, IntakeError> {
     let mut rows = Vec::new();
     stream(path, limits, &mut |n, cells| {
         rows.push((n, cells.to_vec()));
@@ -74,10 +94,17 @@ pub fn preview(path: &Path, limits: &IntakeLimits, max_rows: usize) -> Result<Sh
     if rows.is_empty() {
         return Err(IntakeError::Empty);
     }
-    Ok(SheetPreview { name: CSV_SHEET.to_string(), rows })
+    Ok(SheetPreview {
+        name: CSV_SHEET.to_string(),
+        rows,
+    })
 }
 
-pub fn stream(path: &Path, limits: &IntakeLimits, visit: &mut Visit<'_>) -> Result<(), IntakeError> {
+pub fn stream(
+    path: &Path,
+    limits: &IntakeLimits,
+    visit: &mut Visit<'_>,
+) -> Result<(), IntakeError> {
     let (mut reader, _) = open(path)?;
     let mut rec = csv::StringRecord::new();
     let mut cells = Vec::new();
@@ -88,7 +115,9 @@ pub fn stream(path: &Path, limits: &IntakeLimits, visit: &mut Visit<'_>) -> Resu
             Ok(true) => {}
             Err(e) => {
                 return Err(match e.kind() {
-                    csv::ErrorKind::Io(_) => IntakeError::Corrupt(format!("第{}行附近读取失败：{e}", row + 1)),
+                    csv::ErrorKind::Io(_) => {
+                        IntakeError::Corrupt(format!("第{}行附近读取失败：{e}", row + 1))
+                    }
                     _ => IntakeError::Corrupt(format!("第{}行附近格式错误：{e}", row + 1)),
                 });
             }
@@ -139,14 +168,20 @@ mod tests {
     #[test]
     fn utf8_with_bom_and_quoted_newline() {
         let rows = rows_of("\u{feff}报关单号,备注\n1,\"两行\n说明\"\n".as_bytes());
-        assert_eq!(rows, vec![vec!["报关单号", "备注"], vec!["1", "两行\n说明"]]);
+        assert_eq!(
+            rows,
+            vec![vec!["报关单号", "备注"], vec!["1", "两行\n说明"]]
+        );
     }
 
     #[test]
     fn gbk_and_tabs() {
         let (bytes, _, _) = encoding_rs::GBK.encode("报关单号\t申报时间\n0201\t2026年11月9日\n");
         let rows = rows_of(&bytes);
-        assert_eq!(rows, vec![vec!["报关单号", "申报时间"], vec!["0201", "2026年11月9日"]]);
+        assert_eq!(
+            rows,
+            vec![vec!["报关单号", "申报时间"], vec!["0201", "2026年11月9日"]]
+        );
     }
 
     #[test]
@@ -159,7 +194,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.csv");
         std::fs::write(&p, "a\n1\n2\n3\n").unwrap();
-        let limits = IntakeLimits { max_rows: 2, ..IntakeLimits::default() };
+        let limits = IntakeLimits {
+            max_rows: 2,
+            ..IntakeLimits::default()
+        };
         let err = stream(&p, &limits, &mut |_, _| true).unwrap_err();
         assert!(matches!(err, IntakeError::SheetTooLarge { .. }));
     }

@@ -85,7 +85,13 @@ pub enum IntakeError {
     #[error("文件损坏或不完整：{0}")]
     Corrupt(String),
     #[error("工作表“{sheet}”过大：声明 {rows} 行 × {cols} 列，上限 {max_rows} 行 × {max_cols} 列")]
-    SheetTooLarge { sheet: String, rows: u64, cols: u64, max_rows: u64, max_cols: u32 },
+    SheetTooLarge {
+        sheet: String,
+        rows: u64,
+        cols: u64,
+        max_rows: u64,
+        max_cols: u32,
+    },
     #[error("压缩包解压后过大（{size} 字节，上限 {limit} 字节），疑似压缩炸弹")]
     ZipBomb { size: u64, limit: u64 },
     #[error("读取文件失败：{0}")]
@@ -110,7 +116,10 @@ pub fn sniff(path: &Path, limits: &IntakeLimits) -> Result<Format, IntakeError> 
         return Err(IntakeError::Empty);
     }
     if size > limits.max_file_bytes {
-        return Err(IntakeError::TooLarge { size, limit: limits.max_file_bytes });
+        return Err(IntakeError::TooLarge {
+            size,
+            limit: limits.max_file_bytes,
+        });
     }
     let mut head = [0u8; 8];
     let n = std::fs::File::open(path)?.read(&mut head)?;
@@ -120,20 +129,31 @@ pub fn sniff(path: &Path, limits: &IntakeLimits) -> Result<Format, IntakeError> 
     }
     if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
         // An OLE container: legacy xls, or an encrypted xlsx (Office wraps those in OLE).
-        return if xlsx::is_encrypted_ole(path)? { Err(IntakeError::Encrypted) } else { Ok(Format::Xls) };
+        return if xlsx::is_encrypted_ole(path)? {
+            Err(IntakeError::Encrypted)
+        } else {
+            Ok(Format::Xls)
+        };
     }
     if head.starts_with(b"PK") {
         return Err(IntakeError::Corrupt("压缩包结构不完整".into()));
     }
     // Anything else that is text is treated as CSV; binary junk fails in the CSV reader.
-    if head.iter().any(|&b| b == 0) && !head.starts_with(&[0xFF, 0xFE]) && !head.starts_with(&[0xFE, 0xFF]) {
-        return Err(IntakeError::UnknownFormat("二进制文件，既非Excel也非CSV".into()));
+    if head.contains(&0) && !head.starts_with(&[0xFF, 0xFE]) && !head.starts_with(&[0xFE, 0xFF]) {
+        return Err(IntakeError::UnknownFormat(
+            "二进制文件，既非Excel也非CSV".into(),
+        ));
     }
     Ok(Format::Csv)
 }
 
 /// Preview up to `max_rows` rows of every readable sheet.
-pub fn preview(path: &Path, format: Format, limits: &IntakeLimits, max_rows: usize) -> Result<Vec<SheetPreview>, IntakeError> {
+pub fn preview(
+    path: &Path,
+    format: Format,
+    limits: &IntakeLimits,
+    max_rows: usize,
+) -> Result<Vec<SheetPreview>, IntakeError> {
     match format {
         Format::Xlsx | Format::Xls => xlsx::preview(path, format, limits, max_rows),
         Format::Csv => Ok(vec![csv::preview(path, limits, max_rows)?]),
@@ -141,7 +161,13 @@ pub fn preview(path: &Path, format: Format, limits: &IntakeLimits, max_rows: usi
 }
 
 /// Stream every row of `sheet` to `visit` until it returns false.
-pub fn stream(path: &Path, format: Format, sheet: &str, limits: &IntakeLimits, visit: &mut Visit<'_>) -> Result<(), IntakeError> {
+pub fn stream(
+    path: &Path,
+    format: Format,
+    sheet: &str,
+    limits: &IntakeLimits,
+    visit: &mut Visit<'_>,
+) -> Result<(), IntakeError> {
     match format {
         Format::Xlsx | Format::Xls => xlsx::stream(path, format, sheet, limits, visit),
         Format::Csv => csv::stream(path, limits, visit),
@@ -183,10 +209,19 @@ mod tests {
         std::fs::write(&p, b"").unwrap();
         assert!(matches!(sniff(&p, &limits), Err(IntakeError::Empty)));
         std::fs::write(&p, b"\x7fELF\x00\x00\x00\x00").unwrap();
-        assert!(matches!(sniff(&p, &limits), Err(IntakeError::UnknownFormat(_))));
+        assert!(matches!(
+            sniff(&p, &limits),
+            Err(IntakeError::UnknownFormat(_))
+        ));
         std::fs::write(&p, "报关单号,申报时间\n1,2\n").unwrap();
         assert_eq!(sniff(&p, &limits).unwrap(), Format::Csv);
-        let small = IntakeLimits { max_file_bytes: 4, ..IntakeLimits::default() };
-        assert!(matches!(sniff(&p, &small), Err(IntakeError::TooLarge { .. })));
+        let small = IntakeLimits {
+            max_file_bytes: 4,
+            ..IntakeLimits::default()
+        };
+        assert!(matches!(
+            sniff(&p, &small),
+            Err(IntakeError::TooLarge { .. })
+        ));
     }
 }

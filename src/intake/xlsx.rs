@@ -16,32 +16,48 @@ use std::path::Path;
 pub fn is_encrypted_ole(path: &Path) -> Result<bool, IntakeError> {
     let bytes = std::fs::read(path)?;
     // UTF-16LE stream name in the OLE directory.
-    let needle: Vec<u8> = "EncryptedPackage".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    let needle: Vec<u8> = "EncryptedPackage"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
     Ok(bytes.windows(needle.len()).any(|w| w == needle.as_slice()))
 }
 
 /// Check the zip directory's claims before any member is inflated.
 fn check_zip(path: &Path, limits: &IntakeLimits) -> Result<(), IntakeError> {
     let file = std::fs::File::open(path)?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| IntakeError::Corrupt(format!("压缩包无法打开（{e}）")))?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file))
+        .map_err(|e| IntakeError::Corrupt(format!("压缩包无法打开（{e}）")))?;
     let mut total: u64 = 0;
     for i in 0..zip.len() {
-        let entry = zip.by_index_raw(i).map_err(|e| IntakeError::Corrupt(format!("压缩包成员损坏（{e}）")))?;
+        let entry = zip
+            .by_index_raw(i)
+            .map_err(|e| IntakeError::Corrupt(format!("压缩包成员损坏（{e}）")))?;
         total = total.saturating_add(entry.size());
         // A member inflating more than 1000× is no spreadsheet: XML compresses about 10-20×.
-        if entry.size() > 64 << 20 && entry.compressed_size() > 0 && entry.size() / entry.compressed_size() > 1000 {
-            return Err(IntakeError::ZipBomb { size: entry.size(), limit: limits.max_uncompressed_bytes });
+        if entry.size() > 64 << 20
+            && entry.compressed_size() > 0
+            && entry.size() / entry.compressed_size() > 1000
+        {
+            return Err(IntakeError::ZipBomb {
+                size: entry.size(),
+                limit: limits.max_uncompressed_bytes,
+            });
         }
     }
     if total > limits.max_uncompressed_bytes {
-        return Err(IntakeError::ZipBomb { size: total, limit: limits.max_uncompressed_bytes });
+        return Err(IntakeError::ZipBomb {
+            size: total,
+            limit: limits.max_uncompressed_bytes,
+        });
     }
     Ok(())
 }
 
 fn corrupt(e: impl std::fmt::Display) -> IntakeError {
     let msg = e.to_string();
-    if msg.to_ascii_lowercase().contains("password") || msg.to_ascii_lowercase().contains("encrypt") {
+    if msg.to_ascii_lowercase().contains("password") || msg.to_ascii_lowercase().contains("encrypt")
+    {
         return IntakeError::Encrypted;
     }
     IntakeError::Corrupt(msg)
@@ -106,9 +122,9 @@ fn apply_merges(row_no: u32, cells: &mut Vec<RawCell>, merges: &[(Dimensions, Ra
             if cells.len() <= end {
                 cells.resize(end + 1, RawCell::Empty);
             }
-            for c in d.start.1 as usize..=end {
-                if cells[c].is_empty() {
-                    cells[c] = value.clone();
+            for cell in &mut cells[d.start.1 as usize..=end] {
+                if cell.is_empty() {
+                    *cell = value.clone();
                 }
             }
         }
@@ -183,14 +199,23 @@ fn stream_xlsx(
     }
 }
 
-fn open_xlsx(path: &Path, limits: &IntakeLimits) -> Result<Xlsx<BufReader<std::fs::File>>, IntakeError> {
+fn open_xlsx(
+    path: &Path,
+    limits: &IntakeLimits,
+) -> Result<Xlsx<BufReader<std::fs::File>>, IntakeError> {
     check_zip(path, limits)?;
     calamine::open_workbook::<Xlsx<_>, _>(path).map_err(corrupt)
 }
 
 /// Merged regions of a sheet that start in its first rows, with the top-left value.
-fn header_merges(wb: &mut Xlsx<BufReader<std::fs::File>>, sheet: &str, first_rows: &[(u32, Vec<RawCell>)]) -> Vec<(Dimensions, RawCell)> {
-    let Ok(regions) = wb.merge_cells_by_sheet_name(sheet) else { return Vec::new() };
+fn header_merges(
+    wb: &mut Xlsx<BufReader<std::fs::File>>,
+    sheet: &str,
+    first_rows: &[(u32, Vec<RawCell>)],
+) -> Vec<(Dimensions, RawCell)> {
+    let Ok(regions) = wb.merge_cells_by_sheet_name(sheet) else {
+        return Vec::new();
+    };
     regions
         .into_iter()
         .filter_map(|d| {
@@ -201,7 +226,12 @@ fn header_merges(wb: &mut Xlsx<BufReader<std::fs::File>>, sheet: &str, first_row
         .collect()
 }
 
-pub fn preview(path: &Path, format: Format, limits: &IntakeLimits, max_rows: usize) -> Result<Vec<SheetPreview>, IntakeError> {
+pub fn preview(
+    path: &Path,
+    format: Format,
+    limits: &IntakeLimits,
+    max_rows: usize,
+) -> Result<Vec<SheetPreview>, IntakeError> {
     let mut out = Vec::new();
     match format {
         Format::Xlsx => {
@@ -231,7 +261,8 @@ pub fn preview(path: &Path, format: Format, limits: &IntakeLimits, max_rows: usi
             let mut wb = calamine::open_workbook::<Xls<_>, _>(path).map_err(corrupt)?;
             for name in visible_worksheets(wb.sheets_metadata()) {
                 let range = wb.worksheet_range(&name).map_err(corrupt)?;
-                let merges: Vec<Dimensions> = wb.merge_cells_by_sheet_name(&name).unwrap_or_default();
+                let merges: Vec<Dimensions> =
+                    wb.merge_cells_by_sheet_name(&name).unwrap_or_default();
                 let rows = xls_rows(&range, &merges, max_rows);
                 if rows.is_empty() {
                     continue;
@@ -256,8 +287,14 @@ fn has_gaps(row: &[RawCell]) -> bool {
     }
 }
 
-fn xls_rows(range: &calamine::Range<Data>, merges: &[Dimensions], max_rows: usize) -> Vec<(u32, Vec<RawCell>)> {
-    let Some((r0, c0)) = range.start() else { return Vec::new() };
+fn xls_rows(
+    range: &calamine::Range<Data>,
+    merges: &[Dimensions],
+    max_rows: usize,
+) -> Vec<(u32, Vec<RawCell>)> {
+    let Some((r0, c0)) = range.start() else {
+        return Vec::new();
+    };
     let mut rows = Vec::new();
     for (i, row) in range.rows().enumerate() {
         if rows.len() >= max_rows {
@@ -283,7 +320,13 @@ fn xls_rows(range: &calamine::Range<Data>, merges: &[Dimensions], max_rows: usiz
     rows
 }
 
-pub fn stream(path: &Path, format: Format, sheet: &str, limits: &IntakeLimits, visit: &mut Visit<'_>) -> Result<(), IntakeError> {
+pub fn stream(
+    path: &Path,
+    format: Format,
+    sheet: &str,
+    limits: &IntakeLimits,
+    visit: &mut Visit<'_>,
+) -> Result<(), IntakeError> {
     match format {
         Format::Xlsx => {
             let mut wb = open_xlsx(path, limits)?;
@@ -293,7 +336,11 @@ pub fn stream(path: &Path, format: Format, sheet: &str, limits: &IntakeLimits, v
                 head.push((n, cells.to_vec()));
                 head.len() < 30
             })?;
-            let merges = if head.iter().take(10).any(|(_, r)| has_gaps(r)) { header_merges(&mut wb, sheet, &head) } else { Vec::new() };
+            let merges = if head.iter().take(10).any(|(_, r)| has_gaps(r)) {
+                header_merges(&mut wb, sheet, &head)
+            } else {
+                Vec::new()
+            };
             stream_xlsx(&mut wb, sheet, limits, &merges, visit)
         }
         Format::Xls => {

@@ -26,8 +26,15 @@ impl ProjectRunner {
             super::build(p, None, as_of).await?;
             let written = super::report(p, name, &week).await?;
             for r in &p.settings.recipients {
-                let want = if r.edition == "internal" { Edition::Internal } else { Edition::Circulated };
-                for f in written.iter().filter(|f| f.to_string_lossy().contains(want.code())) {
+                let want = if r.edition == "internal" {
+                    Edition::Internal
+                } else {
+                    Edition::Circulated
+                };
+                for f in written
+                    .iter()
+                    .filter(|f| f.to_string_lossy().contains(want.code()))
+                {
                     let dir = p.data_dir().join("outbox").join(&r.unit).join(&week);
                     std::fs::create_dir_all(&dir).map_err(|e| JobError::Io(dir.clone(), e))?;
                     let dest = dir.join(f.file_name().unwrap_or_default());
@@ -45,7 +52,10 @@ impl ProjectRunner {
 
 fn counts(files: &[ingest::FileResult]) -> RunCounts {
     RunCounts {
-        rows_in: files.iter().map(|f| f.rows_accepted + f.rows_rejected).sum(),
+        rows_in: files
+            .iter()
+            .map(|f| f.rows_accepted + f.rows_rejected)
+            .sum(),
         rows_accepted: files.iter().map(|f| f.rows_accepted).sum(),
         rows_rejected: files.iter().map(|f| f.rows_rejected).sum(),
     }
@@ -54,7 +64,8 @@ fn counts(files: &[ingest::FileResult]) -> RunCounts {
 impl Runner for ProjectRunner {
     fn ingest_file(&self, unit: &str, path: &Path) -> Result<RunCounts, String> {
         let (lake, ledger) = super::open(&self.project).map_err(|e| e.to_string())?;
-        let r = ingest::ingest_file(&self.project, &lake, &ledger, unit, path).map_err(|e| e.to_string())?;
+        let r = ingest::ingest_file(&self.project, &lake, &ledger, unit, path)
+            .map_err(|e| e.to_string())?;
         Ok(counts(&[r]))
     }
 
@@ -65,7 +76,9 @@ impl Runner for ProjectRunner {
             _ if job == "ingest" => super::ingest_all(p, false).map(|f| counts(&f)),
             _ if job == "build" => {
                 let as_of = crate::transform::AsOf(at.with_timezone(&p.tz).date_naive());
-                self.handle.block_on(super::build(p, None, as_of)).map(|_| RunCounts::default())
+                self.handle
+                    .block_on(super::build(p, None, as_of))
+                    .map(|_| RunCounts::default())
             }
             _ => Err(JobError::Other(format!("unknown job `{job}`"))),
         };

@@ -8,8 +8,8 @@
 //! read at all goes to `data/quarantine/` with its reason and gets a receipt too. Reader panics
 //! are caught and turned into a quarantined file: no input stops the run.
 
-use super::receipt::{self, Receipt};
 use super::JobError;
+use super::receipt::{self, Receipt};
 use crate::config::{Pipeline, Project};
 use crate::intake::{self, IntakeError, SheetPreview};
 use crate::lake::ledger::{Ledger, Outcome, Status};
@@ -52,7 +52,9 @@ pub fn is_temporary_name(name: &str) -> bool {
 }
 
 fn now_utc() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
@@ -117,7 +119,12 @@ pub fn recover(lake: &Lake, ledger: &Ledger, project: &Project) -> Result<usize,
     let swept = lake.sweep_partials();
     let pending = ledger.pending()?;
     for (id, _) in &pending {
-        for table in project.schemas.keys().map(String::as_str).chain([QUARANTINE_TABLE]) {
+        for table in project
+            .schemas
+            .keys()
+            .map(String::as_str)
+            .chain([QUARANTINE_TABLE])
+        {
             let f = lake.delivery_file(table, *id);
             if f.exists() {
                 std::fs::remove_file(&f).map_err(|e| JobError::Io(f.clone(), e))?;
@@ -126,7 +133,11 @@ pub fn recover(lake: &Lake, ledger: &Ledger, project: &Project) -> Result<usize,
         ledger.delete(*id)?;
     }
     if swept + pending.len() > 0 {
-        tracing::warn!(partial_files = swept, pending_deliveries = pending.len(), "recovered from an interrupted run");
+        tracing::warn!(
+            partial_files = swept,
+            pending_deliveries = pending.len(),
+            "recovered from an interrupted run"
+        );
     }
     Ok(pending.len())
 }
@@ -134,7 +145,10 @@ pub fn recover(lake: &Lake, ledger: &Ledger, project: &Project) -> Result<usize,
 /// Move a file into `dir`, named `<delivery>-<name>`, creating the folder.
 fn move_into(src: &Path, dir: &Path, delivery: i64) -> Result<PathBuf, JobError> {
     std::fs::create_dir_all(dir).map_err(|e| JobError::Io(dir.to_path_buf(), e))?;
-    let name = src.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = src
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let dest = dir.join(format!("{delivery:08}-{name}"));
     if std::fs::rename(src, &dest).is_err() {
         // Across file systems: copy then remove.
@@ -169,19 +183,39 @@ impl From<IntakeError> for ParseFailure {
 }
 
 fn candidates<'a>(project: &'a Project, unit: &str) -> Vec<(usize, &'a Pipeline)> {
-    project.pipelines.iter().enumerate().filter(|(_, p)| p.accepts_unit(unit)).collect()
+    project
+        .pipelines
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.accepts_unit(unit))
+        .collect()
 }
 
-fn parse_file(project: &Project, lake: &Lake, unit: &str, path: &Path, file_name: &str, delivery: i64) -> Result<Parsed, ParseFailure> {
+fn parse_file(
+    project: &Project,
+    lake: &Lake,
+    unit: &str,
+    path: &Path,
+    file_name: &str,
+    delivery: i64,
+) -> Result<Parsed, ParseFailure> {
     let limits = project.limits();
     let format = intake::sniff(path, limits)?;
     let previews: Vec<SheetPreview> = intake::preview(path, format, limits, HEADER_SEARCH_ROWS)?;
     let cands = candidates(project, unit);
     if cands.is_empty() {
-        return Err(ParseFailure::File(format!("单位“{unit}”没有配置任何数据项")));
+        return Err(ParseFailure::File(format!(
+            "单位“{unit}”没有配置任何数据项"
+        )));
     }
-    let schemas: Vec<&crate::config::Schema> = cands.iter().map(|(_, p)| &project.schemas[&p.table]).collect();
-    let preferred: Vec<bool> = cands.iter().map(|(_, p)| p.matches_name(file_name)).collect();
+    let schemas: Vec<&crate::config::Schema> = cands
+        .iter()
+        .map(|(_, p)| &project.schemas[&p.table])
+        .collect();
+    let preferred: Vec<bool> = cands
+        .iter()
+        .map(|(_, p)| p.matches_name(file_name))
+        .collect();
     let detection = match normalise::detect(&previews, &schemas, &preferred) {
         Ok(d) => d,
         Err(nm) => {
@@ -200,8 +234,21 @@ fn parse_file(project: &Project, lake: &Lake, unit: &str, path: &Path, file_name
     let (pipeline_idx, pipeline) = cands[detection.candidate];
     let schema = &project.schemas[&pipeline.table];
     let unit_codes: Vec<String> = project.units.iter().map(|u| u.code.clone()).collect();
-    let mut norm = Normaliser::new(schema, &detection, project.tz, delivery, file_name, limits.batch_rows, unit_codes);
-    let mut out = lake.create(lake.delivery_file(&pipeline.table, delivery), norm.lake_schema()).map_err(|e| ParseFailure::Job(e.into()))?;
+    let mut norm = Normaliser::new(
+        schema,
+        &detection,
+        project.tz,
+        delivery,
+        file_name,
+        limits.batch_rows,
+        unit_codes,
+    );
+    let mut out = lake
+        .create(
+            lake.delivery_file(&pipeline.table, delivery),
+            norm.lake_schema(),
+        )
+        .map_err(|e| ParseFailure::Job(e.into()))?;
     let mut write_err: Option<crate::lake::LakeError> = None;
     intake::stream(path, format, &detection.sheet, limits, &mut |row, cells| {
         if let Some(batch) = norm.push_row(row, cells)
@@ -220,7 +267,11 @@ fn parse_file(project: &Project, lake: &Lake, unit: &str, path: &Path, file_name
     }
     // A header with no rows under it is a real delivery ("nothing to report this week"): it is
     // recorded, counts for timeliness, and adds no rows.
-    let data = if norm.counts.accepted > 0 { Some(out.finish().map_err(|e| ParseFailure::Job(e.into()))?) } else { None };
+    let data = if norm.counts.accepted > 0 {
+        Some(out.finish().map_err(|e| ParseFailure::Job(e.into()))?)
+    } else {
+        None
+    };
     Ok(Parsed {
         pipeline: pipeline_idx,
         format,
@@ -232,7 +283,15 @@ fn parse_file(project: &Project, lake: &Lake, unit: &str, path: &Path, file_name
     })
 }
 
-fn write_issues(lake: &Lake, delivery: i64, unit: &str, feed: &str, file: &str, sheet: &str, issues: &[Issue]) -> Result<Option<crate::lake::FinishedFile>, JobError> {
+fn write_issues(
+    lake: &Lake,
+    delivery: i64,
+    unit: &str,
+    feed: &str,
+    file: &str,
+    sheet: &str,
+    issues: &[Issue],
+) -> Result<Option<crate::lake::FinishedFile>, JobError> {
     if issues.is_empty() {
         return Ok(None);
     }
@@ -244,32 +303,60 @@ fn write_issues(lake: &Lake, delivery: i64, unit: &str, feed: &str, file: &str, 
         s(vec![Some(feed.to_string()); n]),
         s(vec![Some(file.to_string()); n]),
         s(vec![Some(sheet.to_string()); n]),
-        Arc::new(Int64Array::from(issues.iter().map(|i| Some(i.row as i64)).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(
+            issues
+                .iter()
+                .map(|i| Some(i.row as i64))
+                .collect::<Vec<_>>(),
+        )),
         s(issues.iter().map(|i| i.column.clone()).collect()),
         s(issues.iter().map(|i| i.letter.clone()).collect()),
         s(issues.iter().map(|i| Some(i.value.clone())).collect()),
         s(issues.iter().map(|i| Some(i.reason.clone())).collect()),
-        s(issues.iter().map(|i| Some(i.severity.label().to_string())).collect()),
+        s(issues
+            .iter()
+            .map(|i| Some(i.severity.label().to_string()))
+            .collect()),
     ];
-    let batch = RecordBatch::try_new(quarantine_schema(), cols).map_err(|e| JobError::Other(e.to_string()))?;
-    let mut f = lake.create(lake.delivery_file(QUARANTINE_TABLE, delivery), quarantine_schema())?;
+    let batch = RecordBatch::try_new(quarantine_schema(), cols)
+        .map_err(|e| JobError::Other(e.to_string()))?;
+    let mut f = lake.create(
+        lake.delivery_file(QUARANTINE_TABLE, delivery),
+        quarantine_schema(),
+    )?;
     f.write(&batch)?;
     Ok(Some(f.finish()?))
 }
 
 /// Ingest one file from `unit`'s inbox.
-pub fn ingest_file(project: &Project, lake: &Lake, ledger: &Ledger, unit: &str, path: &Path) -> Result<FileResult, JobError> {
+pub fn ingest_file(
+    project: &Project,
+    lake: &Lake,
+    ledger: &Ledger,
+    unit: &str,
+    path: &Path,
+) -> Result<FileResult, JobError> {
     let data = project.data_dir();
-    let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let meta = std::fs::metadata(path).map_err(|e| JobError::Io(path.to_path_buf(), e))?;
     let mtime = meta
         .modified()
         .ok()
-        .map(|t| chrono::DateTime::<chrono::Utc>::from(t).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string()
+        })
         .unwrap_or_else(now_utc);
     let (sha, bytes) = sha256_file(path).map_err(|e| JobError::Io(path.to_path_buf(), e))?;
     let received = now_utc();
-    let day = chrono::Utc::now().with_timezone(&project.tz).format("%Y-%m-%d").to_string();
+    let day = chrono::Utc::now()
+        .with_timezone(&project.tz)
+        .format("%Y-%m-%d")
+        .to_string();
     let unit_dir = if unit.is_empty() { "_unknown" } else { unit };
     let delivery = ledger.begin(unit_dir, &file_name, &sha, bytes, &mtime, &received)?;
     let mut result = FileResult {
@@ -288,10 +375,23 @@ pub fn ingest_file(project: &Project, lake: &Lake, ledger: &Ledger, unit: &str, 
 
     // The same content again, whatever its name: archived, nothing added.
     if let Some((first, first_name, first_at)) = ledger.ingested_with_hash(&sha)? {
-        let reason = format!("重复报送：与第{first}号报送（{first_name}，{first_at}）内容完全相同，未重复入库");
-        let outcome = Outcome { reason: Some(reason.clone()), ..Outcome::default() };
+        let reason = format!(
+            "重复报送：与第{first}号报送（{first_name}，{first_at}）内容完全相同，未重复入库"
+        );
+        let outcome = Outcome {
+            reason: Some(reason.clone()),
+            ..Outcome::default()
+        };
         ledger.finish(delivery, Status::Duplicate, &outcome, &now_utc())?;
-        let archived = move_into(path, &data.join("archive").join(unit_dir).join(&day).join("duplicates"), delivery)?;
+        let archived = move_into(
+            path,
+            &data
+                .join("archive")
+                .join(unit_dir)
+                .join(&day)
+                .join("duplicates"),
+            delivery,
+        )?;
         ledger.set_paths(delivery, Some(&archived), None)?;
         result.status = Status::Duplicate.as_str();
         result.reason = Some(reason);
@@ -299,15 +399,25 @@ pub fn ingest_file(project: &Project, lake: &Lake, ledger: &Ledger, unit: &str, 
     }
 
     let parsed: Result<Parsed, ParseFailure> = if unit.is_empty() || project.unit(unit).is_none() {
-        Err(ParseFailure::File(format!("文件放在了未登记的目录“{unit_dir}”下，请放入本单位的收件目录（inbox/<单位代码>/）")))
+        Err(ParseFailure::File(format!(
+            "文件放在了未登记的目录“{unit_dir}”下，请放入本单位的收件目录（inbox/<单位代码>/）"
+        )))
     } else {
         // A reader bug on a hostile file must not take the run down with it.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_file(project, lake, unit, path, &file_name, delivery))) {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            parse_file(project, lake, unit, path, &file_name, delivery)
+        })) {
             Ok(r) => r,
             Err(panic) => {
-                let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
                 tracing::error!(file = %path.display(), panic = %what, "reader panicked");
-                Err(ParseFailure::File(format!("文件无法解析（读取程序异常：{what}）")))
+                Err(ParseFailure::File(format!(
+                    "文件无法解析（读取程序异常：{what}）"
+                )))
             }
         }
     };
@@ -318,12 +428,19 @@ pub fn ingest_file(project: &Project, lake: &Lake, ledger: &Ledger, unit: &str, 
             Err(e)
         }
         Err(ParseFailure::File(reason)) => {
-            let outcome = Outcome { reason: Some(reason.clone()), ..Outcome::default() };
+            let outcome = Outcome {
+                reason: Some(reason.clone()),
+                ..Outcome::default()
+            };
             ledger.finish(delivery, Status::Quarantined, &outcome, &now_utc())?;
             let qdir = data.join("quarantine").join(unit_dir).join(&day);
             let moved = move_into(path, &qdir, delivery)?;
-            let reason_file = moved.with_file_name(format!("{}.reason.txt", moved.file_name().unwrap_or_default().to_string_lossy()));
-            std::fs::write(&reason_file, format!("{reason}\n")).map_err(|e| JobError::Io(reason_file.clone(), e))?;
+            let reason_file = moved.with_file_name(format!(
+                "{}.reason.txt",
+                moved.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            std::fs::write(&reason_file, format!("{reason}\n"))
+                .map_err(|e| JobError::Io(reason_file.clone(), e))?;
             ledger.set_paths(delivery, Some(&moved), None)?;
             tracing::warn!(file = %file_name, unit = unit_dir, %reason, "file quarantined");
             result.status = Status::Quarantined.as_str();
@@ -332,7 +449,15 @@ pub fn ingest_file(project: &Project, lake: &Lake, ledger: &Ledger, unit: &str, 
         }
         Ok(p) => {
             let pipeline = &project.pipelines[p.pipeline];
-            let issues_file = write_issues(lake, delivery, unit, &pipeline.feed, &file_name, &p.sheet, &p.issues)?;
+            let issues_file = write_issues(
+                lake,
+                delivery,
+                unit,
+                &pipeline.feed,
+                &file_name,
+                &p.sheet,
+                &p.issues,
+            )?;
             // Commit order: files into place, then the ledger; recovery removes files of
             // deliveries still pending, so a crash in between leaves no orphan rows.
             let lake_file = match p.data {
@@ -366,13 +491,25 @@ pub fn ingest_file(project: &Project, lake: &Lake, ledger: &Ledger, unit: &str, 
             result.rows_accepted = p.counts.accepted;
             result.rows_rejected = p.counts.rejected;
             result.rows_warned = p.counts.warnings;
-            let meta = receipt::SheetMeta { sheet: p.sheet, header_row: p.header_row, rows_read: p.counts.rows_read, rows_skipped: p.counts.skipped, feed_title: pipeline.title.clone() };
+            let meta = receipt::SheetMeta {
+                sheet: p.sheet,
+                header_row: p.header_row,
+                rows_read: p.counts.rows_read,
+                rows_skipped: p.counts.skipped,
+                feed_title: pipeline.title.clone(),
+            };
             finish_receipt(project, ledger, result, Some(meta), &p.issues)
         }
     }
 }
 
-fn finish_receipt(project: &Project, ledger: &Ledger, mut result: FileResult, meta: Option<receipt::SheetMeta>, issues: &[Issue]) -> Result<FileResult, JobError> {
+fn finish_receipt(
+    project: &Project,
+    ledger: &Ledger,
+    mut result: FileResult,
+    meta: Option<receipt::SheetMeta>,
+    issues: &[Issue],
+) -> Result<FileResult, JobError> {
     let r = Receipt::new(project, &result, meta, issues);
     let path = receipt::write(project, &r)?;
     ledger.set_paths(result.delivery, None, Some(&path))?;
@@ -386,7 +523,13 @@ mod tests {
 
     #[test]
     fn temporary_names_are_left_alone() {
-        for n in ["~$报关单.xlsx", ".报关单.xlsx.swp", "a.tmp", "b.csv.part", "c.xlsx.crdownload"] {
+        for n in [
+            "~$报关单.xlsx",
+            ".报关单.xlsx.swp",
+            "a.tmp",
+            "b.csv.part",
+            "c.xlsx.crdownload",
+        ] {
             assert!(is_temporary_name(n), "{n}");
         }
         assert!(!is_temporary_name("报关单数据_2026-W45.xlsx"));

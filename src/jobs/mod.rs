@@ -54,7 +54,11 @@ pub fn ingest_all(project: &Project, progress: bool) -> Result<Vec<ingest::FileR
     let bar = progress_bar(progress, files.len() as u64, "ingest");
     let mut out = Vec::with_capacity(files.len());
     for (unit, path) in files {
-        bar.set_message(path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
+        bar.set_message(
+            path.file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+        );
         out.push(ingest::ingest_file(project, &lake, &ledger, &unit, &path)?);
         bar.inc(1);
     }
@@ -77,7 +81,10 @@ pub fn progress_bar(show: bool, len: u64, what: &str) -> indicatif::ProgressBar 
 }
 
 /// A DataFusion session over the project's lake, ledger and configuration tables.
-pub async fn session(project: &Project, as_of: AsOf) -> Result<(datafusion::prelude::SessionContext, Lake), JobError> {
+pub async fn session(
+    project: &Project,
+    as_of: AsOf,
+) -> Result<(datafusion::prelude::SessionContext, Lake), JobError> {
     let (lake, ledger) = open(project)?;
     let ctx = transform::new_context(project);
     transform::register_lake(&ctx, project, &lake).await?;
@@ -98,7 +105,11 @@ pub fn week_as_of(project: &Project, week: &str) -> Result<AsOf, JobError> {
 }
 
 /// Build the models (all, or one and its upstream) as of a date.
-pub async fn build(project: &Project, select: Option<&str>, as_of: AsOf) -> Result<Vec<transform::Built>, JobError> {
+pub async fn build(
+    project: &Project,
+    select: Option<&str>,
+    as_of: AsOf,
+) -> Result<Vec<transform::Built>, JobError> {
     let (ctx, lake) = session(project, as_of).await?;
     Ok(transform::build(&ctx, project, &lake, select, as_of).await?)
 }
@@ -114,7 +125,12 @@ pub async fn report(project: &Project, name: &str, week: &str) -> Result<Vec<Pat
 }
 
 /// Write the exchange packages of `units` (all when empty) for `week`.
-pub async fn exchange(project: &Project, units: &[String], week: &str, full: bool) -> Result<Vec<PathBuf>, JobError> {
+pub async fn exchange(
+    project: &Project,
+    units: &[String],
+    week: &str,
+    full: bool,
+) -> Result<Vec<PathBuf>, JobError> {
     let (ctx, lake) = session(project, week_as_of(project, week)?).await?;
     let out = crate::exchange::exchange(&ctx, project, &lake, units, week, full).await?;
     Ok(out.into_iter().map(|(_, p)| p).collect())
@@ -136,12 +152,26 @@ pub async fn run(project: &Project, week: &str, progress: bool) -> Result<RunSum
     for r in &project.reports {
         reports.extend(report(project, &r.name, week).await?);
     }
-    let packages = if project.grants.is_empty() { Vec::new() } else { exchange(project, &[], week, false).await? };
-    Ok(RunSummary { files, built, reports, packages })
+    let packages = if project.grants.is_empty() {
+        Vec::new()
+    } else {
+        exchange(project, &[], week, false).await?
+    };
+    Ok(RunSummary {
+        files,
+        built,
+        reports,
+        packages,
+    })
 }
 
 /// Write a unit's progress-report template with its tasks from the lake's registry.
-pub async fn template(project: &Project, unit: &str, week: &str, out: Option<PathBuf>) -> Result<PathBuf, JobError> {
+pub async fn template(
+    project: &Project,
+    unit: &str,
+    week: &str,
+    out: Option<PathBuf>,
+) -> Result<PathBuf, JobError> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::Date32Type;
     let today = today(project);
@@ -160,17 +190,32 @@ pub async fn template(project: &Project, unit: &str, week: &str, out: Option<Pat
             tasks.push(report::template::TemplateTask {
                 task_id: ids.value(i).to_string(),
                 title: titles.value(i).to_string(),
-                deadline: if deadlines.is_null(i) { None } else { deadlines.value_as_date(i) },
+                deadline: if deadlines.is_null(i) {
+                    None
+                } else {
+                    deadlines.value_as_date(i)
+                },
             });
         }
     }
-    let path = out.unwrap_or_else(|| project.data_dir().join("templates").join(unit).join(format!("任务进展_{unit}_{week}.xlsx")));
-    report::template::write_template(project, unit, week, today, &tasks, &path).map_err(|e| JobError::Other(e.to_string()))?;
+    let path = out.unwrap_or_else(|| {
+        project
+            .data_dir()
+            .join("templates")
+            .join(unit)
+            .join(format!("任务进展_{unit}_{week}.xlsx"))
+    });
+    report::template::write_template(project, unit, week, today, &tasks, &path)
+        .map_err(|e| JobError::Other(e.to_string()))?;
     Ok(path)
 }
 
 /// An enterprise's composite score as of a date, with every deduction and its evidence.
-pub async fn explain_credit(project: &Project, uscc: &str, as_of: AsOf) -> Result<String, JobError> {
+pub async fn explain_credit(
+    project: &Project,
+    uscc: &str,
+    as_of: AsOf,
+) -> Result<String, JobError> {
     use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
     let (ctx, _lake) = session(project, as_of).await?;
     transform::build_in_memory(&ctx, project, "credit_library", as_of).await?;
@@ -187,17 +232,41 @@ pub async fn explain_credit(project: &Project, uscc: &str, as_of: AsOf) -> Resul
         .await?;
     let cell = |b: &RecordBatch, c: usize, r: usize| -> String {
         let opts = FormatOptions::default().with_null("");
-        ArrayFormatter::try_new(b.column(c).as_ref(), &opts).map(|f| f.value(r).to_string()).unwrap_or_default()
+        ArrayFormatter::try_new(b.column(c).as_ref(), &opts)
+            .map(|f| f.value(r).to_string())
+            .unwrap_or_default()
     };
     let Some(b) = lib.iter().find(|b| b.num_rows() > 0) else {
-        return Err(JobError::Other(format!("enterprise {uscc} is not in the enterprise registry (table enterprise)")));
+        return Err(JobError::Other(format!(
+            "enterprise {uscc} is not in the enterprise registry (table enterprise)"
+        )));
     };
     let mut out = String::new();
     use std::fmt::Write;
     let _ = writeln!(out, "{} {}", uscc, cell(b, 0, 0));
-    let _ = writeln!(out, "composite score {} grade {}{}  ({}; rule set {}; as of {})", cell(b, 2, 0), cell(b, 3, 0), if cell(b, 4, 0) == "true" { " (hard trigger)" } else { "" }, cell(b, 6, 0), cell(b, 5, 0), as_of.0);
+    let _ = writeln!(
+        out,
+        "composite score {} grade {}{}  ({}; rule set {}; as of {})",
+        cell(b, 2, 0),
+        cell(b, 3, 0),
+        if cell(b, 4, 0) == "true" {
+            " (hard trigger)"
+        } else {
+            ""
+        },
+        cell(b, 6, 0),
+        cell(b, 5, 0),
+        as_of.0
+    );
     let _ = writeln!(out, "official customs category: {}", cell(b, 1, 0));
-    let _ = writeln!(out, "last 12 months: {} declarations, value {} CNY, {} penalties; tax overdue {} days", cell(b, 7, 0), cell(b, 8, 0), cell(b, 9, 0), cell(b, 10, 0));
+    let _ = writeln!(
+        out,
+        "last 12 months: {} declarations, value {} CNY, {} penalties; tax overdue {} days",
+        cell(b, 7, 0),
+        cell(b, 8, 0),
+        cell(b, 9, 0),
+        cell(b, 10, 0)
+    );
     let mut n = 0;
     for b in &ev {
         for r in 0..b.num_rows() {
@@ -205,10 +274,28 @@ pub async fn explain_credit(project: &Project, uscc: &str, as_of: AsOf) -> Resul
                 let _ = writeln!(out, "deductions and triggers:");
             }
             n += 1;
-            let pts = if cell(b, 2, r) == "true" { "D-trigger".to_string() } else { cell(b, 1, r) };
+            let pts = if cell(b, 2, r) == "true" {
+                "D-trigger".to_string()
+            } else {
+                cell(b, 1, r)
+            };
             let until = cell(b, 7, r);
-            let until = if until.starts_with("9999") { "until repaired".to_string() } else { format!("counts until {until}") };
-            let _ = writeln!(out, "  {:<22} {:>9}  {}  [{} {}] {} ({})", cell(b, 0, r), pts, cell(b, 3, r), cell(b, 4, r), cell(b, 5, r), cell(b, 6, r), until);
+            let until = if until.starts_with("9999") {
+                "until repaired".to_string()
+            } else {
+                format!("counts until {until}")
+            };
+            let _ = writeln!(
+                out,
+                "  {:<22} {:>9}  {}  [{} {}] {} ({})",
+                cell(b, 0, r),
+                pts,
+                cell(b, 3, r),
+                cell(b, 4, r),
+                cell(b, 5, r),
+                cell(b, 6, r),
+                until
+            );
         }
     }
     if n == 0 {

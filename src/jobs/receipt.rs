@@ -5,11 +5,13 @@
 //! Excel shows them, the value and the reason in plain Chinese. A whole-file rejection and a
 //! duplicate delivery get a receipt too. Written to `data/receipts/<unit>/<date>-<file>.{json,xlsx}`.
 
-use super::ingest::FileResult;
 use super::JobError;
+use super::ingest::FileResult;
 use crate::config::Project;
 use crate::normalise::{Issue, Severity};
-use crate::report::workbook::{Block, Column, ConditionalRule, Fill, Format, Sheet, Table, Value, Workbook};
+use crate::report::workbook::{
+    Block, Column, ConditionalRule, Fill, Format, Sheet, Table, Value, Workbook,
+};
 use std::path::PathBuf;
 
 /// Where in the file the data was found.
@@ -57,7 +59,12 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    pub fn new(project: &Project, r: &FileResult, meta: Option<SheetMeta>, issues: &[Issue]) -> Receipt {
+    pub fn new(
+        project: &Project,
+        r: &FileResult,
+        meta: Option<SheetMeta>,
+        issues: &[Issue],
+    ) -> Receipt {
         let outcome = match r.status {
             "duplicate" => "重复报送",
             "quarantined" => "整体退回",
@@ -68,10 +75,16 @@ impl Receipt {
         Receipt {
             title: "数据报送回执",
             unit: r.unit.clone(),
-            unit_name: project.unit(&r.unit).map(|u| u.name.clone()).unwrap_or_else(|| r.unit.clone()),
+            unit_name: project
+                .unit(&r.unit)
+                .map(|u| u.name.clone())
+                .unwrap_or_else(|| r.unit.clone()),
             file_name: r.file_name.clone(),
             delivery: r.delivery,
-            processed_at: chrono::Utc::now().with_timezone(&project.tz).format("%Y-%m-%d %H:%M:%S").to_string(),
+            processed_at: chrono::Utc::now()
+                .with_timezone(&project.tz)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
             outcome,
             feed: r.feed.clone(),
             feed_title: meta.as_ref().map(|m| m.feed_title.clone()),
@@ -101,31 +114,82 @@ impl Receipt {
     /// The receipt as a one-sheet workbook.
     pub fn workbook(&self) -> Workbook {
         let mut facts: Vec<(String, Value, Format)> = vec![
-            ("报送单位".into(), Value::Text(self.unit_name.clone()), Format::Text),
-            ("文件名".into(), Value::Text(self.file_name.clone()), Format::Text),
-            ("报送编号".into(), Value::Int(self.delivery), Format::General),
-            ("处理时间".into(), Value::Text(self.processed_at.clone()), Format::Text),
-            ("处理结果".into(), Value::Text(self.outcome.into()), Format::Text),
+            (
+                "报送单位".into(),
+                Value::Text(self.unit_name.clone()),
+                Format::Text,
+            ),
+            (
+                "文件名".into(),
+                Value::Text(self.file_name.clone()),
+                Format::Text,
+            ),
+            (
+                "报送编号".into(),
+                Value::Int(self.delivery),
+                Format::General,
+            ),
+            (
+                "处理时间".into(),
+                Value::Text(self.processed_at.clone()),
+                Format::Text,
+            ),
+            (
+                "处理结果".into(),
+                Value::Text(self.outcome.into()),
+                Format::Text,
+            ),
         ];
         if let Some(t) = &self.feed_title {
             facts.push(("识别为".into(), Value::Text(t.clone()), Format::Text));
         }
         if let (Some(s), Some(h)) = (&self.sheet, self.header_row) {
-            facts.push(("工作表 / 表头行".into(), Value::Text(format!("{s} / 第{h}行")), Format::Text));
+            facts.push((
+                "工作表 / 表头行".into(),
+                Value::Text(format!("{s} / 第{h}行")),
+                Format::Text,
+            ));
         }
         if self.outcome != "重复报送" && self.outcome != "整体退回" {
-            facts.push(("数据行数".into(), Value::Int(self.rows_read as i64), Format::Integer));
-            facts.push(("入库行数".into(), Value::Int(self.rows_accepted as i64), Format::Integer));
-            facts.push(("拒收行数".into(), Value::Int(self.rows_rejected as i64), Format::Integer));
-            facts.push(("带警告入库行数".into(), Value::Int(self.rows_warned as i64), Format::Integer));
-            facts.push(("跳过的空行/合计行".into(), Value::Int(self.rows_skipped as i64), Format::Integer));
+            facts.push((
+                "数据行数".into(),
+                Value::Int(self.rows_read as i64),
+                Format::Integer,
+            ));
+            facts.push((
+                "入库行数".into(),
+                Value::Int(self.rows_accepted as i64),
+                Format::Integer,
+            ));
+            facts.push((
+                "拒收行数".into(),
+                Value::Int(self.rows_rejected as i64),
+                Format::Integer,
+            ));
+            facts.push((
+                "带警告入库行数".into(),
+                Value::Int(self.rows_warned as i64),
+                Format::Integer,
+            ));
+            facts.push((
+                "跳过的空行/合计行".into(),
+                Value::Int(self.rows_skipped as i64),
+                Format::Integer,
+            ));
         }
         if let Some(r) = &self.reason {
             facts.push(("原因".into(), Value::Text(r.clone()), Format::Text));
         }
-        let mut blocks = vec![Block::Title(format!("{}：{}", self.title, self.file_name)), Block::KeyValues(facts)];
+        let mut blocks = vec![
+            Block::Title(format!("{}：{}", self.title, self.file_name)),
+            Block::KeyValues(facts),
+        ];
         if !self.lines.is_empty() {
-            let col = |t: &str, f: Format| Column { title: t.into(), format: f, width: None };
+            let col = |t: &str, f: Format| Column {
+                title: t.into(),
+                format: f,
+                width: None,
+            };
             blocks.push(Block::Table(Table {
                 id: "problems".into(),
                 columns: vec![
@@ -144,7 +208,10 @@ impl Receipt {
                         vec![
                             Value::Text(l.sheet.clone()),
                             Value::Int(l.row as i64),
-                            l.column_letter.clone().map(Value::Text).unwrap_or(Value::Empty),
+                            l.column_letter
+                                .clone()
+                                .map(Value::Text)
+                                .unwrap_or(Value::Empty),
                             l.column.clone().map(Value::Text).unwrap_or(Value::Empty),
                             Value::Text(l.value.clone()),
                             Value::Text(l.reason.clone()),
@@ -155,15 +222,31 @@ impl Receipt {
                 freeze_header: true,
                 autofilter: true,
                 conditional: vec![
-                    ConditionalRule { column: 6, equals: Severity::Rejected.label().into(), fill: Fill::Red },
-                    ConditionalRule { column: 6, equals: Severity::Warning.label().into(), fill: Fill::Amber },
+                    ConditionalRule {
+                        column: 6,
+                        equals: Severity::Rejected.label().into(),
+                        fill: Fill::Red,
+                    },
+                    ConditionalRule {
+                        column: 6,
+                        equals: Severity::Warning.label().into(),
+                        fill: Fill::Amber,
+                    },
                 ],
             }));
         }
         Workbook {
             title: self.title.to_string(),
-            sheets: vec![Sheet { name: "回执".into(), blocks, charts: vec![], tab_color: None }],
-            created: chrono::NaiveDate::from_ymd_opt(2016, 5, 20).expect("date").and_hms_opt(0, 0, 0).expect("time"),
+            sheets: vec![Sheet {
+                name: "回执".into(),
+                blocks,
+                charts: vec![],
+                tab_color: None,
+            }],
+            created: chrono::NaiveDate::from_ymd_opt(2016, 5, 20)
+                .expect("date")
+                .and_hms_opt(0, 0, 0)
+                .expect("time"),
         }
     }
 }
@@ -178,6 +261,7 @@ pub fn write(project: &Project, r: &Receipt) -> Result<PathBuf, JobError> {
     let text = serde_json::to_string_pretty(r).map_err(|e| JobError::Other(e.to_string()))?;
     std::fs::write(&json, text).map_err(|e| JobError::Io(json.clone(), e))?;
     let xlsx = dir.join(format!("{stem}.xlsx"));
-    crate::report::workbook::write_xlsx(&r.workbook(), &xlsx).map_err(|e| JobError::Other(format!("receipt {}: {e}", xlsx.display())))?;
+    crate::report::workbook::write_xlsx(&r.workbook(), &xlsx)
+        .map_err(|e| JobError::Other(format!("receipt {}: {e}", xlsx.display())))?;
     Ok(json)
 }

@@ -102,7 +102,10 @@ CREATE INDEX IF NOT EXISTS deliveries_sha ON deliveries(sha256, status);
 
 impl Ledger {
     pub fn open(data_dir: &Path) -> Result<Ledger, LakeError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| LakeError::Io { path: data_dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| LakeError::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
         let conn = Connection::open(data_dir.join(DB_FILE))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -116,7 +119,10 @@ impl Ledger {
     }
 
     /// The committed delivery with this content, if any.
-    pub fn ingested_with_hash(&self, sha256: &str) -> Result<Option<(i64, String, String)>, LakeError> {
+    pub fn ingested_with_hash(
+        &self,
+        sha256: &str,
+    ) -> Result<Option<(i64, String, String)>, LakeError> {
         Ok(self
             .conn
             .query_row(
@@ -127,7 +133,15 @@ impl Ledger {
             .optional()?)
     }
 
-    pub fn begin(&self, unit: &str, file_name: &str, sha256: &str, bytes: u64, file_mtime: &str, received_at: &str) -> Result<i64, LakeError> {
+    pub fn begin(
+        &self,
+        unit: &str,
+        file_name: &str,
+        sha256: &str,
+        bytes: u64,
+        file_mtime: &str,
+        received_at: &str,
+    ) -> Result<i64, LakeError> {
         self.conn.execute(
             "INSERT INTO deliveries (unit, file_name, sha256, bytes, file_mtime, received_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
             params![unit, file_name, sha256, bytes as i64, file_mtime, received_at],
@@ -135,7 +149,13 @@ impl Ledger {
         Ok(self.conn.last_insert_rowid())
     }
 
-    pub fn finish(&self, id: i64, status: Status, o: &Outcome, finished_at: &str) -> Result<(), LakeError> {
+    pub fn finish(
+        &self,
+        id: i64,
+        status: Status,
+        o: &Outcome,
+        finished_at: &str,
+    ) -> Result<(), LakeError> {
         self.conn.execute(
             "UPDATE deliveries SET status = ?2, feed = ?3, table_name = ?4, format = ?5, sheet = ?6, header_row = ?7,
                 rows_read = ?8, rows_accepted = ?9, rows_rejected = ?10, rows_warned = ?11, rows_skipped = ?12,
@@ -161,7 +181,12 @@ impl Ledger {
         Ok(())
     }
 
-    pub fn set_paths(&self, id: i64, archive: Option<&Path>, receipt: Option<&Path>) -> Result<(), LakeError> {
+    pub fn set_paths(
+        &self,
+        id: i64,
+        archive: Option<&Path>,
+        receipt: Option<&Path>,
+    ) -> Result<(), LakeError> {
         self.conn.execute(
             "UPDATE deliveries SET archive_path = COALESCE(?2, archive_path), receipt_path = COALESCE(?3, receipt_path) WHERE id = ?1",
             params![id, archive.map(|p| p.display().to_string()), receipt.map(|p| p.display().to_string())],
@@ -171,20 +196,29 @@ impl Ledger {
 
     /// Deliveries a crash left `pending`: (id, table, lake file).
     pub fn pending(&self) -> Result<Vec<(i64, Option<String>)>, LakeError> {
-        let mut st = self.conn.prepare("SELECT id, lake_file FROM deliveries WHERE status = 'pending'")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+        let mut st = self
+            .conn
+            .prepare("SELECT id, lake_file FROM deliveries WHERE status = 'pending'")?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     pub fn delete(&self, id: i64) -> Result<(), LakeError> {
-        self.conn.execute("DELETE FROM deliveries WHERE id = ?1", params![id])?;
+        self.conn
+            .execute("DELETE FROM deliveries WHERE id = ?1", params![id])?;
         Ok(())
     }
 
     pub fn is_ingested(&self, id: i64) -> Result<bool, LakeError> {
         Ok(self
             .conn
-            .query_row("SELECT status FROM deliveries WHERE id = ?1", params![id], |r| r.get::<_, String>(0))
+            .query_row(
+                "SELECT status FROM deliveries WHERE id = ?1",
+                params![id],
+                |r| r.get::<_, String>(0),
+            )
             .optional()?
             .is_some_and(|s| s == "ingested"))
     }

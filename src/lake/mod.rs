@@ -21,9 +21,15 @@ pub const QUARANTINE_TABLE: &str = "quarantine";
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
     #[error("lake I/O on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("writing Parquet {path}: {source}")]
-    Parquet { path: PathBuf, source: datafusion::parquet::errors::ParquetError },
+    Parquet {
+        path: PathBuf,
+        source: datafusion::parquet::errors::ParquetError,
+    },
     #[error("ledger: {0}")]
     Ledger(#[from] rusqlite::Error),
     #[error("{0}")]
@@ -31,7 +37,10 @@ pub enum LakeError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LakeError + '_ {
-    move |source| LakeError::Io { path: path.to_path_buf(), source }
+    move |source| LakeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -41,7 +50,9 @@ pub struct Lake {
 
 pub fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .set_max_row_group_row_count(Some(256 * 1024))
         .set_created_by(concat!("sanhu ", env!("CARGO_PKG_VERSION")).to_string())
         .build()
@@ -49,7 +60,9 @@ pub fn writer_properties() -> WriterProperties {
 
 impl Lake {
     pub fn new(data_dir: &Path) -> Self {
-        Lake { root: data_dir.join("lake") }
+        Lake {
+            root: data_dir.join("lake"),
+        }
     }
 
     pub fn table_dir(&self, table: &str) -> PathBuf {
@@ -58,7 +71,8 @@ impl Lake {
 
     /// Path of one delivery's file in a table.
     pub fn delivery_file(&self, table: &str, delivery: i64) -> PathBuf {
-        self.table_dir(table).join(format!("d{delivery:08}.parquet"))
+        self.table_dir(table)
+            .join(format!("d{delivery:08}.parquet"))
     }
 
     pub fn model_file(&self, model: &str) -> PathBuf {
@@ -81,7 +95,12 @@ impl Lake {
     /// Tables that have at least one committed file.
     pub fn tables(&self) -> Vec<String> {
         let mut out: Vec<String> = std::fs::read_dir(&self.root)
-            .map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).filter_map(|e| e.file_name().to_str().map(String::from)).collect())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_dir())
+                    .filter_map(|e| e.file_name().to_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         out.retain(|t| !self.files(t).is_empty());
         out.sort();
@@ -90,25 +109,49 @@ impl Lake {
 
     /// Start writing a file that becomes visible at `target` only on [`PendingFile::commit`].
     pub fn create(&self, target: PathBuf, schema: SchemaRef) -> Result<PendingFile, LakeError> {
-        let dir = target.parent().expect("lake files live in a table folder").to_path_buf();
+        let dir = target
+            .parent()
+            .expect("lake files live in a table folder")
+            .to_path_buf();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let tmp = dir.join(format!(
             ".{}.{}.partial",
-            target.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+            target
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("file"),
             std::process::id()
         ));
         let file = File::create(&tmp).map_err(io(&tmp))?;
-        let writer = ArrowWriter::try_new(file, schema, Some(writer_properties()))
-            .map_err(|source| LakeError::Parquet { path: tmp.clone(), source })?;
-        Ok(PendingFile { writer: Some(writer), tmp, target, rows: 0 })
+        let writer =
+            ArrowWriter::try_new(file, schema, Some(writer_properties())).map_err(|source| {
+                LakeError::Parquet {
+                    path: tmp.clone(),
+                    source,
+                }
+            })?;
+        Ok(PendingFile {
+            writer: Some(writer),
+            tmp,
+            target,
+            rows: 0,
+        })
     }
 
     /// Remove files a crashed writer left behind.
     pub fn sweep_partials(&self) -> usize {
         let mut removed = 0;
-        for t in std::fs::read_dir(&self.root).into_iter().flatten().flatten() {
+        for t in std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             for f in std::fs::read_dir(t.path()).into_iter().flatten().flatten() {
-                if f.file_name().to_str().is_some_and(|n| n.ends_with(".partial")) && std::fs::remove_file(f.path()).is_ok() {
+                if f.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.ends_with(".partial"))
+                    && std::fs::remove_file(f.path()).is_ok()
+                {
                     removed += 1;
                 }
             }
@@ -132,15 +175,25 @@ impl PendingFile {
             .as_mut()
             .expect("not yet closed")
             .write(batch)
-            .map_err(|source| LakeError::Parquet { path: self.tmp.clone(), source })
+            .map_err(|source| LakeError::Parquet {
+                path: self.tmp.clone(),
+                source,
+            })
     }
 
     /// Close the file and fsync it, still under its temporary name.
     pub fn finish(mut self) -> Result<FinishedFile, LakeError> {
         let writer = self.writer.take().expect("not yet closed");
-        let file = writer.into_inner().map_err(|source| LakeError::Parquet { path: self.tmp.clone(), source })?;
+        let file = writer.into_inner().map_err(|source| LakeError::Parquet {
+            path: self.tmp.clone(),
+            source,
+        })?;
         file.sync_all().map_err(io(&self.tmp))?;
-        Ok(FinishedFile { tmp: std::mem::take(&mut self.tmp), target: std::mem::take(&mut self.target), rows: self.rows })
+        Ok(FinishedFile {
+            tmp: std::mem::take(&mut self.tmp),
+            target: std::mem::take(&mut self.target),
+            rows: self.rows,
+        })
     }
 }
 
@@ -187,8 +240,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::new(dir.path());
         let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
-        let mut f = lake.create(lake.delivery_file("t", 1), schema.clone()).unwrap();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from(vec![1, 2, 3]))],
+        )
+        .unwrap();
+        let mut f = lake
+            .create(lake.delivery_file("t", 1), schema.clone())
+            .unwrap();
         f.write(&batch).unwrap();
         assert!(lake.files("t").is_empty());
         let done = f.finish().unwrap();

@@ -5,7 +5,9 @@
 
 /// The 31 characters of GB 32100-2015 (no I, O, S, V, Z), in value order.
 const USCC_CHARS: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const USCC_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const USCC_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 fn uscc_value(c: u8) -> Option<u32> {
     USCC_CHARS.iter().position(|&x| x == c).map(|p| p as u32)
@@ -29,7 +31,10 @@ pub fn check_uscc(s: &str) -> Result<String, String> {
     let up = s.to_ascii_uppercase();
     let b = up.as_bytes();
     if b.len() != 18 || !up.is_ascii() {
-        return Err(format!("统一社会信用代码应为18位，实为{}位", s.chars().count()));
+        return Err(format!(
+            "统一社会信用代码应为18位，实为{}位",
+            s.chars().count()
+        ));
     }
     if let Some(bad) = b.iter().find(|c| uscc_value(**c).is_none()) {
         return Err(format!("统一社会信用代码含非法字符“{}”", *bad as char));
@@ -62,7 +67,11 @@ pub fn check_entry_id(s: &str) -> Result<String, String> {
 /// 海关编码: 10 characters, digits and capital letters.
 pub fn check_customs_code(s: &str) -> Result<String, String> {
     let up = s.to_ascii_uppercase();
-    if up.len() != 10 || !up.bytes().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()) {
+    if up.len() != 10
+        || !up
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+    {
         return Err(format!("海关编码应为10位数字或字母，实为“{s}”"));
     }
     Ok(up)
@@ -94,7 +103,9 @@ pub fn check_iso_week(s: &str) -> Result<String, String> {
     let y = y.trim_end_matches('-');
     let year: i32 = y.parse().map_err(|_| bad())?;
     let week: u32 = w.parse().map_err(|_| bad())?;
-    if y.len() != 4 || chrono::NaiveDate::from_isoywd_opt(year, week, chrono::Weekday::Mon).is_none() {
+    if y.len() != 4
+        || chrono::NaiveDate::from_isoywd_opt(year, week, chrono::Weekday::Mon).is_none()
+    {
         return Err(bad());
     }
     Ok(format!("{year}-W{week:02}"))
@@ -106,23 +117,44 @@ mod tests {
 
     #[test]
     fn uscc_samples_from_the_standard_are_valid() {
-        for s in ["91310110666007217T", "91110108551385082Q", "91430111MA4L41YT1U", "9135021359498494XQ", "91350200776049653A"] {
+        for s in [
+            "91310110666007217T",
+            "91110108551385082Q",
+            "91430111MA4L41YT1U",
+            "9135021359498494XQ",
+            "91350200776049653A",
+        ] {
             assert_eq!(check_uscc(s), Ok(s.to_string()), "{s}");
         }
-        assert_eq!(check_uscc("91310110666007217t"), Ok("91310110666007217T".to_string()));
+        assert_eq!(
+            check_uscc("91310110666007217t"),
+            Ok("91310110666007217T".to_string())
+        );
     }
 
     #[test]
     fn uscc_errors_say_why() {
-        assert_eq!(check_uscc("91310110666007217A"), Err("统一社会信用代码校验位错误".into()));
-        assert_eq!(check_uscc("9131011066600721"), Err("统一社会信用代码应为18位，实为16位".into()));
-        assert_eq!(check_uscc("9131011066600721IT"), Err("统一社会信用代码含非法字符“I”".into()));
+        assert_eq!(
+            check_uscc("91310110666007217A"),
+            Err("统一社会信用代码校验位错误".into())
+        );
+        assert_eq!(
+            check_uscc("9131011066600721"),
+            Err("统一社会信用代码应为18位，实为16位".into())
+        );
+        assert_eq!(
+            check_uscc("9131011066600721IT"),
+            Err("统一社会信用代码含非法字符“I”".into())
+        );
     }
 
     #[test]
     fn entry_ids() {
         assert!(check_entry_id("020120261000000001").is_ok());
-        assert_eq!(check_entry_id("02012026100000001"), Err("报关单号应为18位数字，实为17位".into()));
+        assert_eq!(
+            check_entry_id("02012026100000001"),
+            Err("报关单号应为18位数字，实为17位".into())
+        );
         assert!(check_entry_id("020120262000000001").is_err());
         assert!(check_entry_id("02012026100000000X").is_err());
     }

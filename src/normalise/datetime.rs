@@ -135,7 +135,9 @@ fn parse_parts(s: &str) -> Option<(NaiveDate, NaiveTime)> {
         let sep = sep.as_str();
         match i {
             3 => {
-                if !matches!(sep.trim(), "" | "T" | "日") || (sep.trim().is_empty() && sep.is_empty()) {
+                if !matches!(sep.trim(), "" | "T" | "日")
+                    || (sep.trim().is_empty() && sep.is_empty())
+                {
                     return None;
                 }
                 time[0] = *v;
@@ -175,7 +177,10 @@ mod tests {
         }
     }
     fn dt(y: i32, m: u32, d: u32, h: u32, mi: u32, s: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, mi, s).unwrap()
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, mi, s)
+            .unwrap()
     }
 
     #[test]
@@ -193,19 +198,31 @@ mod tests {
         assert_eq!(local("20160520130506"), dt(2016, 5, 20, 13, 5, 6));
         assert_eq!(
             local("2016-05-20 13:05:06.250"),
-            NaiveDate::from_ymd_opt(2016, 5, 20).unwrap().and_hms_milli_opt(13, 5, 6, 250).unwrap()
+            NaiveDate::from_ymd_opt(2016, 5, 20)
+                .unwrap()
+                .and_hms_milli_opt(13, 5, 6, 250)
+                .unwrap()
         );
     }
 
     #[test]
     fn offsets_give_instants() {
-        assert_eq!(parse_datetime_text("2016-05-20T13:05:00+08:00"), Ok(Parsed::Instant(dt(2016, 5, 20, 5, 5, 0))));
-        assert_eq!(parse_datetime_text("2016-05-20T05:05:00Z"), Ok(Parsed::Instant(dt(2016, 5, 20, 5, 5, 0))));
+        assert_eq!(
+            parse_datetime_text("2016-05-20T13:05:00+08:00"),
+            Ok(Parsed::Instant(dt(2016, 5, 20, 5, 5, 0)))
+        );
+        assert_eq!(
+            parse_datetime_text("2016-05-20T05:05:00Z"),
+            Ok(Parsed::Instant(dt(2016, 5, 20, 5, 5, 0)))
+        );
     }
 
     #[test]
     fn nonsense_is_rejected_with_the_text() {
-        assert_eq!(parse_datetime_text("2026-13-45"), Err("无法识别的日期时间“2026-13-45”".into()));
+        assert_eq!(
+            parse_datetime_text("2026-13-45"),
+            Err("无法识别的日期时间“2026-13-45”".into())
+        );
         assert!(parse_datetime_text("明天").is_err());
         assert!(parse_datetime_text("16-5-20").is_err());
         assert!(parse_datetime_text("2016-05-20 25:00").is_err());

@@ -29,12 +29,20 @@ pub fn fold(s: &str) -> String {
         out.push(c);
     }
     let t = out.trim();
-    if t.len() == out.len() { out } else { t.to_string() }
+    if t.len() == out.len() {
+        out
+    } else {
+        t.to_string()
+    }
 }
 
 /// The form headers are compared in.
 pub fn header_key(s: &str) -> String {
-    fold(s).chars().filter(|c| !c.is_whitespace() && *c != '*' && *c != ':').flat_map(|c| c.to_lowercase()).collect()
+    fold(s)
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '*' && *c != ':')
+        .flat_map(|c| c.to_lowercase())
+        .collect()
 }
 
 /// The header with bracketed parts removed: "货值(人民币元)" → "货值".
@@ -63,7 +71,10 @@ impl HeaderIndex {
         let mut exact = HashMap::new();
         let mut loose = HashMap::new();
         for (i, c) in schema.columns.iter().enumerate() {
-            for name in std::iter::once(&c.name).chain(std::iter::once(&c.title)).chain(c.aliases.iter()) {
+            for name in std::iter::once(&c.name)
+                .chain(std::iter::once(&c.title))
+                .chain(c.aliases.iter())
+            {
                 let k = header_key(name);
                 exact.entry(k.clone()).or_insert(i);
                 loose.entry(strip_brackets(&k)).or_insert(i);
@@ -76,7 +87,10 @@ impl HeaderIndex {
         if k.is_empty() {
             return None;
         }
-        self.exact.get(&k).or_else(|| self.loose.get(&strip_brackets(&k))).copied()
+        self.exact
+            .get(&k)
+            .or_else(|| self.loose.get(&strip_brackets(&k)))
+            .copied()
     }
 }
 
@@ -110,14 +124,22 @@ struct Score {
 }
 
 /// Map one header row (with the row above it as a group row) onto a schema.
-fn map_row(index: &HeaderIndex, schema: &Schema, row: &[RawCell], above: Option<&[RawCell]>) -> (Vec<Option<usize>>, Vec<String>, usize) {
+fn map_row(
+    index: &HeaderIndex,
+    schema: &Schema,
+    row: &[RawCell],
+    above: Option<&[RawCell]>,
+) -> (Vec<Option<usize>>, Vec<String>, usize) {
     let mut source_col = vec![None; schema.columns.len()];
     let mut headers = Vec::with_capacity(row.len());
     let mut matched = 0;
     let width = row.len().max(above.map(|a| a.len()).unwrap_or(0));
     for fc in 0..width {
         let field = row.get(fc).map(RawCell::display).unwrap_or_default();
-        let group = above.and_then(|a| a.get(fc)).map(RawCell::display).unwrap_or_default();
+        let group = above
+            .and_then(|a| a.get(fc))
+            .map(RawCell::display)
+            .unwrap_or_default();
         // A two-row header: the field row names the column, or the group row when the field
         // cell is empty (a group header merged down over one column); "group+field" is tried too.
         let mut hit = index.lookup(&field);
@@ -127,7 +149,11 @@ fn map_row(index: &HeaderIndex, schema: &Schema, row: &[RawCell], above: Option<
                 hit = index.lookup(&group);
             }
         }
-        let shown = if field.trim().is_empty() { group.trim().to_string() } else { field.trim().to_string() };
+        let shown = if field.trim().is_empty() {
+            group.trim().to_string()
+        } else {
+            field.trim().to_string()
+        };
         headers.push(shown.replace(['\n', '\r'], ""));
         if let Some(ci) = hit
             && source_col[ci].is_none()
@@ -141,7 +167,11 @@ fn map_row(index: &HeaderIndex, schema: &Schema, row: &[RawCell], above: Option<
 
 /// Find the best (candidate, sheet, header row). `preferred[i]` marks candidates whose file
 /// pattern matched the file name: they win ties.
-pub fn detect(previews: &[SheetPreview], candidates: &[&Schema], preferred: &[bool]) -> Result<Detection, NoMatch> {
+pub fn detect(
+    previews: &[SheetPreview],
+    candidates: &[&Schema],
+    preferred: &[bool],
+) -> Result<Detection, NoMatch> {
     let indexes: Vec<HeaderIndex> = candidates.iter().map(|s| HeaderIndex::new(s)).collect();
     let mut best: Option<Score> = None;
     let mut best_partial: Option<Score> = None;
@@ -150,13 +180,22 @@ pub fn detect(previews: &[SheetPreview], candidates: &[&Schema], preferred: &[bo
             if row.iter().filter(|c| !c.is_empty()).count() < 2 {
                 continue;
             }
-            let above = if ri > 0 && sheet.rows[ri - 1].0 + 1 == *row_no { Some(sheet.rows[ri - 1].1.as_slice()) } else { None };
+            let above = if ri > 0 && sheet.rows[ri - 1].0 + 1 == *row_no {
+                Some(sheet.rows[ri - 1].1.as_slice())
+            } else {
+                None
+            };
             for (ci, schema) in candidates.iter().enumerate() {
                 for use_above in [false, true] {
                     if use_above && above.is_none() {
                         continue;
                     }
-                    let (source_col, headers, matched) = map_row(&indexes[ci], schema, row, if use_above { above } else { None });
+                    let (source_col, headers, matched) = map_row(
+                        &indexes[ci],
+                        schema,
+                        row,
+                        if use_above { above } else { None },
+                    );
                     if matched == 0 {
                         continue;
                     }
@@ -168,13 +207,29 @@ pub fn detect(previews: &[SheetPreview], candidates: &[&Schema], preferred: &[bo
                         .map(|(_, c)| c.title.clone())
                         .collect();
                     let score = Score {
-                        detection: Detection { candidate: ci, sheet: sheet.name.clone(), header_row: *row_no, headers, source_col },
+                        detection: Detection {
+                            candidate: ci,
+                            sheet: sheet.name.clone(),
+                            header_row: *row_no,
+                            headers,
+                            source_col,
+                        },
                         matched,
                         missing,
                         preferred: preferred.get(ci).copied().unwrap_or(false),
                     };
-                    let rank = |s: &Score| (s.preferred, s.matched * 1000 / s.detection.source_col.len().max(1), s.matched);
-                    let slot = if score.missing.is_empty() { &mut best } else { &mut best_partial };
+                    let rank = |s: &Score| {
+                        (
+                            s.preferred,
+                            s.matched * 1000 / s.detection.source_col.len().max(1),
+                            s.matched,
+                        )
+                    };
+                    let slot = if score.missing.is_empty() {
+                        &mut best
+                    } else {
+                        &mut best_partial
+                    };
                     let better = match slot {
                         None => true,
                         Some(cur) => rank(&score) > rank(cur),
@@ -189,8 +244,16 @@ pub fn detect(previews: &[SheetPreview], candidates: &[&Schema], preferred: &[bo
     match best {
         Some(s) => Ok(s.detection),
         None => Err(match best_partial {
-            Some(p) => NoMatch { best_candidate: Some(p.detection.candidate), sheet: Some(p.detection.sheet), missing: p.missing },
-            None => NoMatch { best_candidate: None, sheet: None, missing: Vec::new() },
+            Some(p) => NoMatch {
+                best_candidate: Some(p.detection.candidate),
+                sheet: Some(p.detection.sheet),
+                missing: p.missing,
+            },
+            None => NoMatch {
+                best_candidate: None,
+                sheet: None,
+                missing: Vec::new(),
+            },
         }),
     }
 }
@@ -200,7 +263,15 @@ mod tests {
     use super::*;
 
     fn text(v: &[&str]) -> Vec<RawCell> {
-        v.iter().map(|s| if s.is_empty() { RawCell::Empty } else { RawCell::Text(s.to_string()) }).collect()
+        v.iter()
+            .map(|s| {
+                if s.is_empty() {
+                    RawCell::Empty
+                } else {
+                    RawCell::Text(s.to_string())
+                }
+            })
+            .collect()
     }
 
     #[test]
@@ -213,46 +284,87 @@ mod tests {
 
     #[test]
     fn header_below_a_banner_is_found() {
-        let project = crate::config::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let project =
+            crate::config::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
         let decl = &project.schemas["customs_declaration"];
         let insp = &project.schemas["customs_inspection"];
         let sheet = SheetPreview {
             name: "Sheet1".into(),
             rows: vec![
                 (1, text(&["2026年11月报关数据", "", ""])),
-                (3, text(&["报关单编号", "进出口", "申报地海关", "监管方式", "申报 时间", "货值（元）"])),
-                (4, text(&["020120261000000001", "进口", "0201", "110", "2026-11-09 10:00", "12.5"])),
+                (
+                    3,
+                    text(&[
+                        "报关单编号",
+                        "进出口",
+                        "申报地海关",
+                        "监管方式",
+                        "申报 时间",
+                        "货值（元）",
+                    ]),
+                ),
+                (
+                    4,
+                    text(&[
+                        "020120261000000001",
+                        "进口",
+                        "0201",
+                        "110",
+                        "2026-11-09 10:00",
+                        "12.5",
+                    ]),
+                ),
             ],
         };
         let d = detect(&[sheet], &[insp, decl], &[false, false]).unwrap();
         assert_eq!(d.candidate, 1);
         assert_eq!(d.header_row, 3);
-        assert_eq!(d.source_col[decl.column_index("declared_at").unwrap()], Some(4));
-        assert_eq!(d.source_col[decl.column_index("total_value_cny").unwrap()], Some(5));
+        assert_eq!(
+            d.source_col[decl.column_index("declared_at").unwrap()],
+            Some(4)
+        );
+        assert_eq!(
+            d.source_col[decl.column_index("total_value_cny").unwrap()],
+            Some(5)
+        );
         assert_eq!(d.headers[4], "申报 时间");
     }
 
     #[test]
     fn missing_required_columns_are_named() {
-        let project = crate::config::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let project =
+            crate::config::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
         let decl = &project.schemas["customs_declaration"];
-        let sheet = SheetPreview { name: "S".into(), rows: vec![(1, text(&["报关单号", "进出口", "监管方式"]))] };
+        let sheet = SheetPreview {
+            name: "S".into(),
+            rows: vec![(1, text(&["报关单号", "进出口", "监管方式"]))],
+        };
         let err = detect(&[sheet], &[decl], &[true]).unwrap_err();
         assert_eq!(err.best_candidate, Some(0));
-        assert_eq!(err.missing, vec!["申报地海关".to_string(), "申报时间".to_string()]);
+        assert_eq!(
+            err.missing,
+            vec!["申报地海关".to_string(), "申报时间".to_string()]
+        );
     }
 
     #[test]
     fn two_row_header() {
-        let project = crate::config::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let project =
+            crate::config::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
         let ac = &project.schemas["airport_cargo"];
         let sheet = SheetPreview {
             name: "S".into(),
-            rows: vec![(1, text(&["运单号", "时间节点", "时间节点"])), (2, text(&["", "运抵时间", "提离时间"]))],
+            rows: vec![
+                (1, text(&["运单号", "时间节点", "时间节点"])),
+                (2, text(&["", "运抵时间", "提离时间"])),
+            ],
         };
         let d = detect(&[sheet], &[ac], &[false]).unwrap();
         assert_eq!(d.header_row, 2);
         assert_eq!(d.source_col[0], Some(0));
-        assert_eq!(d.source_col[ac.column_index("gate_out_at").unwrap()], Some(2));
+        assert_eq!(
+            d.source_col[ac.column_index("gate_out_at").unwrap()],
+            Some(2)
+        );
     }
 }

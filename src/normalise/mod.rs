@@ -17,8 +17,8 @@ use crate::intake::{RawCell, column_letter};
 use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -88,11 +88,14 @@ impl ColBuilder {
             ColumnType::Int => ColBuilder::Int(Int64Builder::with_capacity(cap)),
             ColumnType::Float => ColBuilder::Float(Float64Builder::with_capacity(cap)),
             ColumnType::Decimal => ColBuilder::Dec(
-                Decimal128Builder::with_capacity(cap).with_data_type(datafusion::arrow::datatypes::DataType::Decimal128(18, 2)),
+                Decimal128Builder::with_capacity(cap)
+                    .with_data_type(datafusion::arrow::datatypes::DataType::Decimal128(18, 2)),
             ),
             ColumnType::Bool => ColBuilder::Bool(BooleanBuilder::with_capacity(cap)),
             ColumnType::Date => ColBuilder::Date(Date32Builder::with_capacity(cap)),
-            ColumnType::Timestamp => ColBuilder::Ts(TimestampMicrosecondBuilder::with_capacity(cap).with_timezone("UTC")),
+            ColumnType::Timestamp => {
+                ColBuilder::Ts(TimestampMicrosecondBuilder::with_capacity(cap).with_timezone("UTC"))
+            }
         }
     }
     fn append(&mut self, v: &Val) {
@@ -181,7 +184,11 @@ impl<'a> Normaliser<'a> {
             headers: detection.headers.clone(),
             header_row: detection.header_row,
             lake_schema: schema.lake_schema(),
-            builders: schema.columns.iter().map(|c| ColBuilder::new(c.ty, cap)).collect(),
+            builders: schema
+                .columns
+                .iter()
+                .map(|c| ColBuilder::new(c.ty, cap))
+                .collect(),
             delivery: Int64Builder::with_capacity(cap),
             file_col: StringBuilder::with_capacity(cap, cap * file_name.len()),
             row_col: Int64Builder::with_capacity(cap),
@@ -203,12 +210,29 @@ impl<'a> Normaliser<'a> {
         self.lake_schema.clone()
     }
 
-    fn issue(&mut self, row: u32, col: Option<usize>, value: String, reason: String, severity: Severity) {
+    fn issue(
+        &mut self,
+        row: u32,
+        col: Option<usize>,
+        value: String,
+        reason: String,
+        severity: Severity,
+    ) {
         let (column, letter) = match col.and_then(|c| self.source_col[c]) {
-            Some(fc) => (Some(self.headers.get(fc).cloned().unwrap_or_default()), Some(column_letter(fc))),
+            Some(fc) => (
+                Some(self.headers.get(fc).cloned().unwrap_or_default()),
+                Some(column_letter(fc)),
+            ),
             None => (col.map(|c| self.schema.columns[c].title.clone()), None),
         };
-        self.row_issues.push(Issue { row, column, letter, value, reason, severity });
+        self.row_issues.push(Issue {
+            row,
+            column,
+            letter,
+            value,
+            reason,
+            severity,
+        });
     }
 
     /// Take one data row; returns a batch when enough rows are pending.
@@ -225,16 +249,28 @@ impl<'a> Normaliser<'a> {
         self.row_issues.clear();
         let schema = self.schema;
         for (ci, col) in schema.columns.iter().enumerate() {
-            let cell = self.source_col[ci].and_then(|fc| cells.get(fc)).unwrap_or(&RawCell::Empty);
+            let cell = self.source_col[ci]
+                .and_then(|fc| cells.get(fc))
+                .unwrap_or(&RawCell::Empty);
             let (v, had_issue) = match self.coerce(col, cell) {
                 Ok(v) => (v, false),
-                Err(Bad { reason, severity, keep }) => {
+                Err(Bad {
+                    reason,
+                    severity,
+                    keep,
+                }) => {
                     self.issue(row, Some(ci), cell.display(), reason, severity);
                     (keep, true)
                 }
             };
             if v == Val::Null && col.required && !had_issue {
-                self.issue(row, Some(ci), String::new(), format!("必填项“{}”为空", col.title), Severity::Rejected);
+                self.issue(
+                    row,
+                    Some(ci),
+                    String::new(),
+                    format!("必填项“{}”为空", col.title),
+                    Severity::Rejected,
+                );
             }
             self.vals.push(v);
         }
@@ -255,12 +291,21 @@ impl<'a> Normaliser<'a> {
                             schema.columns[rc.other].title,
                             self.show(b)
                         );
-                        self.issue(row, Some(rc.column), value, rc.reason.clone(), Severity::Rejected);
+                        self.issue(
+                            row,
+                            Some(rc.column),
+                            value,
+                            rc.reason.clone(),
+                            Severity::Rejected,
+                        );
                     }
                 }
             }
         }
-        let rejected = self.row_issues.iter().any(|i| i.severity == Severity::Rejected);
+        let rejected = self
+            .row_issues
+            .iter()
+            .any(|i| i.severity == Severity::Rejected);
         if !rejected {
             // Keys are unique within a delivery: the first occurrence wins, later ones are rejected.
             self.key_buf.clear();
@@ -271,17 +316,32 @@ impl<'a> Normaliser<'a> {
             match self.keys.entry(self.key_buf.clone()) {
                 Entry::Occupied(first) => {
                     let first = *first.get();
-                    let key_text =
-                        schema.key.iter().map(|&k| format!("{}={}", schema.columns[k].title, self.show(&self.vals[k]))).collect::<Vec<_>>().join("，");
+                    let key_text = schema
+                        .key
+                        .iter()
+                        .map(|&k| {
+                            format!("{}={}", schema.columns[k].title, self.show(&self.vals[k]))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("，");
                     let k0 = schema.key[0];
-                    self.issue(row, Some(k0), key_text, format!("主键重复：与第{first}行相同"), Severity::Rejected);
+                    self.issue(
+                        row,
+                        Some(k0),
+                        key_text,
+                        format!("主键重复：与第{first}行相同"),
+                        Severity::Rejected,
+                    );
                 }
                 Entry::Vacant(v) => {
                     v.insert(row);
                 }
             }
         }
-        let rejected = self.row_issues.iter().any(|i| i.severity == Severity::Rejected);
+        let rejected = self
+            .row_issues
+            .iter()
+            .any(|i| i.severity == Severity::Rejected);
         if rejected {
             self.counts.rejected += 1;
         } else {
@@ -298,7 +358,11 @@ impl<'a> Normaliser<'a> {
             self.pending += 1;
         }
         self.issues.append(&mut self.row_issues);
-        if self.pending >= self.batch_rows { self.flush() } else { None }
+        if self.pending >= self.batch_rows {
+            self.flush()
+        } else {
+            None
+        }
     }
 
     /// The rows pending, as a batch (None when there are none).
@@ -311,15 +375,24 @@ impl<'a> Normaliser<'a> {
         cols.push(Arc::new(self.delivery.finish()));
         cols.push(Arc::new(self.file_col.finish()));
         cols.push(Arc::new(self.row_col.finish()));
-        Some(RecordBatch::try_new(self.lake_schema.clone(), cols).expect("builders match the lake schema"))
+        Some(
+            RecordBatch::try_new(self.lake_schema.clone(), cols)
+                .expect("builders match the lake schema"),
+        )
     }
 
     fn show(&self, v: &Val) -> String {
         match v {
             Val::Ts(t) => chrono::DateTime::from_timestamp_micros(*t)
-                .map(|d| d.with_timezone(&self.tz).format("%Y-%m-%d %H:%M:%S").to_string())
+                .map(|d| {
+                    d.with_timezone(&self.tz)
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string()
+                })
                 .unwrap_or_default(),
-            Val::Date(d) => NaiveDate::from_num_days_from_ce_opt(*d + 719_163).map(|d| d.to_string()).unwrap_or_default(),
+            Val::Date(d) => NaiveDate::from_num_days_from_ce_opt(*d + 719_163)
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
             Val::Str(s) => s.clone(),
             Val::Int(i) => i.to_string(),
             Val::Float(f) => f.to_string(),
@@ -332,8 +405,16 @@ impl<'a> Normaliser<'a> {
     fn coerce(&self, col: &Column, cell: &RawCell) -> Result<Val, Bad> {
         let reject = Bad::reject;
         if let RawCell::Error(e) = cell {
-            let severity = if col.required { Severity::Rejected } else { Severity::Warning };
-            return Err(Bad { reason: format!("单元格为错误值{e}"), severity, keep: Val::Null });
+            let severity = if col.required {
+                Severity::Rejected
+            } else {
+                Severity::Warning
+            };
+            return Err(Bad {
+                reason: format!("单元格为错误值{e}"),
+                severity,
+                keep: Val::Null,
+            });
         }
         if cell.is_empty() {
             return Ok(Val::Null);
@@ -341,9 +422,19 @@ impl<'a> Normaliser<'a> {
         match col.ty {
             ColumnType::String => {
                 let text = text_of(cell).map_err(reject)?;
-                let mapped = col.map.get(&text).or_else(|| col.map.get(&text.to_uppercase())).cloned().unwrap_or(text);
+                let mapped = col
+                    .map
+                    .get(&text)
+                    .or_else(|| col.map.get(&text.to_uppercase()))
+                    .cloned()
+                    .unwrap_or(text);
                 if !col.values.is_empty() && !col.values.contains(&mapped) {
-                    return Err(reject(format!("“{}”取值“{}”不在允许范围（{}）", col.title, mapped, col.values.join("、"))));
+                    return Err(reject(format!(
+                        "“{}”取值“{}”不在允许范围（{}）",
+                        col.title,
+                        mapped,
+                        col.values.join("、")
+                    )));
                 }
                 match col.check {
                     None => Ok(Val::Str(mapped)),
@@ -352,17 +443,25 @@ impl<'a> Normaliser<'a> {
                         Err(reason) => match col.on_invalid {
                             OnInvalid::Reject => Err(reject(reason)),
                             // Kept as sent, flagged on the receipt.
-                            OnInvalid::Warn => Err(Bad { reason, severity: Severity::Warning, keep: Val::Str(mapped) }),
+                            OnInvalid::Warn => Err(Bad {
+                                reason,
+                                severity: Severity::Warning,
+                                keep: Val::Str(mapped),
+                            }),
                         },
                     },
                 }
             }
             ColumnType::Int => match cell {
                 RawCell::Int(i) => Ok(Val::Int(*i)),
-                RawCell::Number(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Val::Int(*f as i64)),
+                RawCell::Number(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                    Ok(Val::Int(*f as i64))
+                }
                 _ => {
                     let t = numeric_text(cell);
-                    t.parse::<i64>().map(Val::Int).map_err(|_| reject(format!("“{}”应为整数，实为“{}”", col.title, cell.display())))
+                    t.parse::<i64>().map(Val::Int).map_err(|_| {
+                        reject(format!("“{}”应为整数，实为“{}”", col.title, cell.display()))
+                    })
                 }
             },
             ColumnType::Float => match cell {
@@ -373,14 +472,24 @@ impl<'a> Normaliser<'a> {
                     let t = t.strip_suffix('%').unwrap_or(&t);
                     match t.parse::<f64>() {
                         Ok(f) if f.is_finite() => Ok(Val::Float(f)),
-                        _ => Err(reject(format!("“{}”应为数值，实为“{}”", col.title, cell.display()))),
+                        _ => Err(reject(format!(
+                            "“{}”应为数值，实为“{}”",
+                            col.title,
+                            cell.display()
+                        ))),
                     }
                 }
             },
             ColumnType::Decimal => match cell {
                 RawCell::Int(i) => Ok(Val::Dec(*i as i128 * 100)),
-                RawCell::Number(f) if f.is_finite() && f.abs() < 1e16 => Ok(Val::Dec((f * 100.0).round() as i128)),
-                _ => parse_decimal2(&numeric_text(cell)).map(Val::Dec).ok_or_else(|| reject(format!("“{}”应为金额，实为“{}”", col.title, cell.display()))),
+                RawCell::Number(f) if f.is_finite() && f.abs() < 1e16 => {
+                    Ok(Val::Dec((f * 100.0).round() as i128))
+                }
+                _ => parse_decimal2(&numeric_text(cell))
+                    .map(Val::Dec)
+                    .ok_or_else(|| {
+                        reject(format!("“{}”应为金额，实为“{}”", col.title, cell.display()))
+                    }),
             },
             ColumnType::Bool => match cell {
                 RawCell::Bool(b) => Ok(Val::Bool(*b)),
@@ -390,16 +499,28 @@ impl<'a> Normaliser<'a> {
                 _ => {
                     let t = fold(&cell.display());
                     match t.to_ascii_lowercase().as_str() {
-                        "是" | "y" | "yes" | "true" | "1" | "√" | "✓" | "t" | "有" => Ok(Val::Bool(true)),
-                        "否" | "n" | "no" | "false" | "0" | "×" | "✗" | "f" | "无" => Ok(Val::Bool(false)),
-                        _ => Err(reject(format!("“{}”应为是/否，实为“{}”", col.title, cell.display()))),
+                        "是" | "y" | "yes" | "true" | "1" | "√" | "✓" | "t" | "有" => {
+                            Ok(Val::Bool(true))
+                        }
+                        "否" | "n" | "no" | "false" | "0" | "×" | "✗" | "f" | "无" => {
+                            Ok(Val::Bool(false))
+                        }
+                        _ => Err(reject(format!(
+                            "“{}”应为是/否，实为“{}”",
+                            col.title,
+                            cell.display()
+                        ))),
                     }
                 }
             },
-            ColumnType::Date => self.to_naive(col, cell).map(|dt| Val::Date(days_since_epoch(dt.date()))),
+            ColumnType::Date => self
+                .to_naive(col, cell)
+                .map(|dt| Val::Date(days_since_epoch(dt.date()))),
             ColumnType::Timestamp => {
                 let instant = match cell {
-                    RawCell::Text(t) => match datetime::parse_datetime_text(&fold(t)).map_err(|e| reject(format!("“{}”{}", col.title, e)))? {
+                    RawCell::Text(t) => match datetime::parse_datetime_text(&fold(t))
+                        .map_err(|e| reject(format!("“{}”{}", col.title, e)))?
+                    {
                         datetime::Parsed::Instant(utc) => utc,
                         datetime::Parsed::Local(local) => self.local_to_utc(col, local)?,
                     },
@@ -440,13 +561,28 @@ impl<'a> Normaliser<'a> {
                         })
                         .map_err(|e| reject(format!("“{}”{}", col.title, e)));
                 }
-                datetime::from_excel_serial(f).ok_or_else(|| reject(format!("“{}”数值{}不是有效的Excel日期", col.title, cell.display())))
+                datetime::from_excel_serial(f).ok_or_else(|| {
+                    reject(format!(
+                        "“{}”数值{}不是有效的Excel日期",
+                        col.title,
+                        cell.display()
+                    ))
+                })
             }
-            RawCell::Text(t) => match datetime::parse_datetime_text(&fold(t)).map_err(|e| reject(format!("“{}”{}", col.title, e)))? {
+            RawCell::Text(t) => match datetime::parse_datetime_text(&fold(t))
+                .map_err(|e| reject(format!("“{}”{}", col.title, e)))?
+            {
                 datetime::Parsed::Local(d) => Ok(d),
-                datetime::Parsed::Instant(utc) => Ok(chrono::Utc.from_utc_datetime(&utc).with_timezone(&self.tz).naive_local()),
+                datetime::Parsed::Instant(utc) => Ok(chrono::Utc
+                    .from_utc_datetime(&utc)
+                    .with_timezone(&self.tz)
+                    .naive_local()),
             },
-            RawCell::Bool(_) => Err(reject(format!("“{}”应为日期，实为“{}”", col.title, cell.display()))),
+            RawCell::Bool(_) => Err(reject(format!(
+                "“{}”应为日期，实为“{}”",
+                col.title,
+                cell.display()
+            ))),
             RawCell::Empty | RawCell::Error(_) => unreachable!("handled by coerce"),
         }
     }
@@ -461,24 +597,30 @@ struct Bad {
 
 impl Bad {
     fn reject(reason: String) -> Bad {
-        Bad { reason, severity: Severity::Rejected, keep: Val::Null }
+        Bad {
+            reason,
+            severity: Severity::Rejected,
+            keep: Val::Null,
+        }
     }
 }
 
 fn days_since_epoch(d: NaiveDate) -> i32 {
-    d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+    d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch"))
+        .num_days() as i32
 }
 
 /// A cell as text for a string column. Large integers are refused: Excel keeps 15 significant
 /// digits, so an 18-digit entry id stored as a number has already lost its last digits.
 fn text_of(cell: &RawCell) -> Result<String, String> {
     match cell {
-        RawCell::Number(f) if f.fract() == 0.0 && f.abs() >= 1e15 => {
-            Err(format!("数字“{}”超过15位，Excel已丢失末位精度，请将该列设为文本格式后重新导出", cell.display()))
-        }
-        RawCell::Int(i) if i.abs() >= 1_000_000_000_000_000 => {
-            Err(format!("数字“{i}”超过15位，Excel已丢失末位精度，请将该列设为文本格式后重新导出"))
-        }
+        RawCell::Number(f) if f.fract() == 0.0 && f.abs() >= 1e15 => Err(format!(
+            "数字“{}”超过15位，Excel已丢失末位精度，请将该列设为文本格式后重新导出",
+            cell.display()
+        )),
+        RawCell::Int(i) if i.abs() >= 1_000_000_000_000_000 => Err(format!(
+            "数字“{i}”超过15位，Excel已丢失末位精度，请将该列设为文本格式后重新导出"
+        )),
         RawCell::Bool(b) => Ok(if *b { "是" } else { "否" }.to_string()),
         _ => {
             let t = fold(&cell.display());
@@ -491,7 +633,11 @@ fn text_of(cell: &RawCell) -> Result<String, String> {
 fn numeric_text(cell: &RawCell) -> String {
     let t = fold(&cell.display());
     let t = t.strip_prefix('\'').unwrap_or(&t);
-    t.chars().filter(|c| *c != ',' && *c != '¥' && *c != '￥' && !c.is_whitespace()).collect::<String>().trim_end_matches('元').to_string()
+    t.chars()
+        .filter(|c| *c != ',' && *c != '¥' && *c != '￥' && !c.is_whitespace())
+        .collect::<String>()
+        .trim_end_matches('元')
+        .to_string()
 }
 
 /// Parse money text to hundredths, rounding half away from zero at the third decimal.
@@ -501,7 +647,11 @@ fn parse_decimal2(t: &str) -> Option<i128> {
         None => (false, t.strip_prefix('+').unwrap_or(t)),
     };
     let (int, frac) = t.split_once('.').unwrap_or((t, ""));
-    if int.is_empty() && frac.is_empty() || !int.bytes().all(|c| c.is_ascii_digit()) || !frac.bytes().all(|c| c.is_ascii_digit()) || int.len() > 16 {
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().all(|c| c.is_ascii_digit())
+        || !frac.bytes().all(|c| c.is_ascii_digit())
+        || int.len() > 16
+    {
         return None;
     }
     let mut v: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
@@ -520,7 +670,10 @@ fn is_total_row(cells: &[RawCell]) -> bool {
         .iter()
         .find(|c| !c.is_empty())
         .map(|c| {
-            let t: String = fold(&c.display()).chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
+            let t: String = fold(&c.display())
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != ':')
+                .collect();
             matches!(t.as_str(), "合计" | "总计" | "小计" | "总合计" | "共计")
         })
         .unwrap_or(false)
@@ -536,7 +689,14 @@ fn run_check(check: CodeCheck, v: &str, unit_codes: &[String]) -> Result<String,
         CodeCheck::IsoWeek => codes::check_iso_week(v),
         CodeCheck::Unit => {
             let low = v.to_ascii_lowercase();
-            if unit_codes.contains(&low) { Ok(low) } else { Err(format!("单位代码“{v}”不存在（可用：{}）", unit_codes.join("、"))) }
+            if unit_codes.contains(&low) {
+                Ok(low)
+            } else {
+                Err(format!(
+                    "单位代码“{v}”不存在（可用：{}）",
+                    unit_codes.join("、")
+                ))
+            }
         }
     }
 }
@@ -553,12 +713,19 @@ mod tests {
         assert_eq!(parse_decimal2("12"), Some(1200));
         assert_eq!(parse_decimal2("1.2.3"), None);
         assert_eq!(parse_decimal2(""), None);
-        assert_eq!(numeric_text(&RawCell::Text("￥1,234.50元".into())), "1234.50");
+        assert_eq!(
+            numeric_text(&RawCell::Text("￥1,234.50元".into())),
+            "1234.50"
+        );
     }
 
     #[test]
     fn total_rows() {
-        assert!(is_total_row(&[RawCell::Empty, RawCell::Text("合 计".into()), RawCell::Number(3.0)]));
+        assert!(is_total_row(&[
+            RawCell::Empty,
+            RawCell::Text("合 计".into()),
+            RawCell::Number(3.0)
+        ]));
         assert!(!is_total_row(&[RawCell::Text("合计单位".into())]));
     }
 
@@ -567,6 +734,9 @@ mod tests {
         assert!(text_of(&RawCell::Number(20120261000000000.0)).is_err());
         assert_eq!(text_of(&RawCell::Number(110.0)), Ok("110".into()));
         assert_eq!(text_of(&RawCell::Text("'0201".into())), Ok("0201".into()));
-        assert_eq!(text_of(&RawCell::Text("０２０１".into())), Ok("0201".into()));
+        assert_eq!(
+            text_of(&RawCell::Text("０２０１".into())),
+            Ok("0201".into())
+        );
     }
 }

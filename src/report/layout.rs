@@ -6,9 +6,12 @@
 //! bureau's internal one with everything, and the circulated one without restricted columns and
 //! without sheets marked `internal_only`.
 
-use super::workbook::{self, Block, ChartKind, ChartSpec, ColumnBinding, ConditionalRule, Fill, Format, Sheet, Value, Workbook};
-use crate::config::spec::{Classification, SheetKind};
+use super::workbook::{
+    self, Block, ChartKind, ChartSpec, ColumnBinding, ConditionalRule, Fill, Format, Sheet, Value,
+    Workbook,
+};
 use crate::config::Project;
+use crate::config::spec::{Classification, SheetKind};
 use crate::transform::render_report_sql;
 use chrono::{Datelike, NaiveDate, TimeZone, Weekday};
 use datafusion::prelude::SessionContext;
@@ -44,17 +47,28 @@ pub enum ReportJobError {
     #[error("bad week `{0}`: expected an ISO week such as 2026-W47")]
     Week(String),
     #[error("report `{report}`, sheet `{sheet}`: {message}")]
-    Sheet { report: String, sheet: String, message: String },
+    Sheet {
+        report: String,
+        sheet: String,
+        message: String,
+    },
     #[error("writing {0}: {1}")]
     Write(PathBuf, String),
 }
 
 /// Local Monday of an ISO week and the UTC instants of its start and end.
-pub fn week_bounds(project: &Project, week: &str) -> Result<(NaiveDate, String, String), ReportJobError> {
-    let norm = crate::normalise::codes::check_iso_week(week).map_err(|_| ReportJobError::Week(week.to_string()))?;
-    let (y, w) = norm.split_once("-W").ok_or_else(|| ReportJobError::Week(week.to_string()))?;
-    let monday = NaiveDate::from_isoywd_opt(y.parse().unwrap_or(0), w.parse().unwrap_or(0), Weekday::Mon)
+pub fn week_bounds(
+    project: &Project,
+    week: &str,
+) -> Result<(NaiveDate, String, String), ReportJobError> {
+    let norm = crate::normalise::codes::check_iso_week(week)
+        .map_err(|_| ReportJobError::Week(week.to_string()))?;
+    let (y, w) = norm
+        .split_once("-W")
         .ok_or_else(|| ReportJobError::Week(week.to_string()))?;
+    let monday =
+        NaiveDate::from_isoywd_opt(y.parse().unwrap_or(0), w.parse().unwrap_or(0), Weekday::Mon)
+            .ok_or_else(|| ReportJobError::Week(week.to_string()))?;
     let utc = |d: NaiveDate| {
         project
             .tz
@@ -68,7 +82,8 @@ pub fn week_bounds(project: &Project, week: &str) -> Result<(NaiveDate, String, 
 
 /// The last complete ISO week before `today`.
 pub fn last_complete_week(today: NaiveDate) -> String {
-    let last_sunday = today - chrono::Duration::days(today.weekday().num_days_from_monday() as i64 + 1);
+    let last_sunday =
+        today - chrono::Duration::days(today.weekday().num_days_from_monday() as i64 + 1);
     crate::transform::functions::iso_week_of(last_sunday)
 }
 
@@ -98,8 +113,16 @@ fn restricted_fields(project: &Project) -> std::collections::BTreeSet<String> {
 }
 
 /// Build the workbook model of one report edition.
-pub async fn build_workbook(ctx: &SessionContext, project: &Project, name: &str, week: &str, edition: Edition) -> Result<Workbook, ReportJobError> {
-    let report = project.report(name).ok_or_else(|| ReportJobError::Unknown(name.to_string()))?;
+pub async fn build_workbook(
+    ctx: &SessionContext,
+    project: &Project,
+    name: &str,
+    week: &str,
+    edition: Edition,
+) -> Result<Workbook, ReportJobError> {
+    let report = project
+        .report(name)
+        .ok_or_else(|| ReportJobError::Unknown(name.to_string()))?;
     let (monday, start, end) = week_bounds(project, week)?;
     let week = crate::transform::functions::iso_week_of(monday);
     let restricted = restricted_fields(project);
@@ -108,14 +131,30 @@ pub async fn build_workbook(ctx: &SessionContext, project: &Project, name: &str,
         if spec.internal_only && edition == Edition::Circulated {
             continue;
         }
-        let err = |message: String| ReportJobError::Sheet { report: name.to_string(), sheet: spec.name.clone(), message };
+        let err = |message: String| ReportJobError::Sheet {
+            report: name.to_string(),
+            sheet: spec.name.clone(),
+            message,
+        };
         let sql = render_report_sql(spec.sql.get_ref(), &week, &start, &end);
-        let batches = ctx.sql(&sql).await.map_err(|e| err(e.to_string()))?.collect().await.map_err(|e| err(e.to_string()))?;
+        let batches = ctx
+            .sql(&sql)
+            .await
+            .map_err(|e| err(e.to_string()))?
+            .collect()
+            .await
+            .map_err(|e| err(e.to_string()))?;
         let bindings: Vec<ColumnBinding> = spec
             .columns
             .iter()
             .filter(|c| {
-                let class = c.classification.unwrap_or(if restricted.contains(c.field.get_ref()) { Classification::Restricted } else { Classification::Shared });
+                let class = c
+                    .classification
+                    .unwrap_or(if restricted.contains(c.field.get_ref()) {
+                        Classification::Restricted
+                    } else {
+                        Classification::Shared
+                    });
                 edition == Edition::Internal || class != Classification::Restricted
             })
             .map(|c| ColumnBinding {
@@ -125,7 +164,8 @@ pub async fn build_workbook(ctx: &SessionContext, project: &Project, name: &str,
                 width: c.width,
             })
             .collect();
-        let mut table = workbook::table_from_batches(&bindings, &batches, project.tz).map_err(|e| err(e.to_string()))?;
+        let mut table = workbook::table_from_batches(&bindings, &batches, project.tz)
+            .map_err(|e| err(e.to_string()))?;
         table.id = format!("t{}", sheets.len());
         let mut blocks = Vec::new();
         if let Some(t) = &spec.title {
@@ -133,10 +173,25 @@ pub async fn build_workbook(ctx: &SessionContext, project: &Project, name: &str,
         }
         match spec.kind {
             SheetKind::Cover => {
-                blocks.insert(0, Block::Title(format!("{}（{}）", report.spec.title, week)));
+                blocks.insert(
+                    0,
+                    Block::Title(format!("{}（{}）", report.spec.title, week)),
+                );
                 let mut kv = vec![
-                    ("报告周".to_string(), Value::Text(format!("{week}（{} 至 {}）", monday, monday + chrono::Duration::days(6))), Format::Text),
-                    ("版本".to_string(), Value::Text(edition.label().to_string()), Format::Text),
+                    (
+                        "报告周".to_string(),
+                        Value::Text(format!(
+                            "{week}（{} 至 {}）",
+                            monday,
+                            monday + chrono::Duration::days(6)
+                        )),
+                        Format::Text,
+                    ),
+                    (
+                        "版本".to_string(),
+                        Value::Text(edition.label().to_string()),
+                        Format::Text,
+                    ),
                 ];
                 if let Some(row) = table.rows.first() {
                     for (c, v) in table.columns.iter().zip(row) {
@@ -145,8 +200,14 @@ pub async fn build_workbook(ctx: &SessionContext, project: &Project, name: &str,
                 }
                 blocks.push(Block::KeyValues(kv));
                 if let Some(field) = &spec.paragraph_field {
-                    let pb = vec![ColumnBinding { field: field.clone(), title: String::new(), format: Some(Format::Text), width: None }];
-                    let p = workbook::table_from_batches(&pb, &batches, project.tz).map_err(|e| err(e.to_string()))?;
+                    let pb = vec![ColumnBinding {
+                        field: field.clone(),
+                        title: String::new(),
+                        format: Some(Format::Text),
+                        width: None,
+                    }];
+                    let p = workbook::table_from_batches(&pb, &batches, project.tz)
+                        .map_err(|e| err(e.to_string()))?;
                     if let Some(Value::Text(t)) = p.rows.first().and_then(|r| r.first()) {
                         blocks.push(Block::Paragraph(t.clone()));
                     }
@@ -160,15 +221,35 @@ pub async fn build_workbook(ctx: &SessionContext, project: &Project, name: &str,
                     blocks.push(Block::Paragraph(n.clone()));
                 }
                 if let Some(status) = &spec.status_column
-                    && let Some(ci) = table.columns.iter().position(|c| &c.title == status || spec.columns.iter().any(|s| s.field.get_ref() == status && s.title == c.title))
+                    && let Some(ci) = table.columns.iter().position(|c| {
+                        &c.title == status
+                            || spec
+                                .columns
+                                .iter()
+                                .any(|s| s.field.get_ref() == status && s.title == c.title)
+                    })
                 {
-                    for (text, fill) in [("逾期", Fill::Red), ("预警", Fill::Amber), ("已完成", Fill::Green), ("未报送", Fill::Red)] {
-                        table.conditional.push(ConditionalRule { column: ci, equals: text.into(), fill });
+                    for (text, fill) in [
+                        ("逾期", Fill::Red),
+                        ("预警", Fill::Amber),
+                        ("已完成", Fill::Green),
+                        ("未报送", Fill::Red),
+                    ] {
+                        table.conditional.push(ConditionalRule {
+                            column: ci,
+                            equals: text.into(),
+                            fill,
+                        });
                     }
                 }
                 let mut charts = Vec::new();
                 if let Some(ch) = &spec.chart {
-                    let pos = |f: &str| spec.columns.iter().filter(|c| bindings.iter().any(|b| b.field == *c.field.get_ref())).position(|c| c.field.get_ref() == f);
+                    let pos = |f: &str| {
+                        spec.columns
+                            .iter()
+                            .filter(|c| bindings.iter().any(|b| b.field == *c.field.get_ref()))
+                            .position(|c| c.field.get_ref() == f)
+                    };
                     if let Some(cat) = pos(&ch.category) {
                         let values: Vec<usize> = ch.values.iter().filter_map(|v| pos(v)).collect();
                         if !values.is_empty() && !table.rows.is_empty() {
@@ -192,11 +273,21 @@ pub async fn build_workbook(ctx: &SessionContext, project: &Project, name: &str,
                 table.freeze_header = true;
                 table.autofilter = true;
                 blocks.push(Block::Table(table));
-                sheets.push(Sheet { name: spec.name.clone(), blocks, charts, tab_color: None });
+                sheets.push(Sheet {
+                    name: spec.name.clone(),
+                    blocks,
+                    charts,
+                    tab_color: None,
+                });
                 continue;
             }
         }
-        sheets.push(Sheet { name: spec.name.clone(), blocks, charts: vec![], tab_color: None });
+        sheets.push(Sheet {
+            name: spec.name.clone(),
+            blocks,
+            charts: vec![],
+            tab_color: None,
+        });
     }
     Ok(Workbook {
         title: format!("{}（{}）", report.spec.title, week),
@@ -206,16 +297,29 @@ pub async fn build_workbook(ctx: &SessionContext, project: &Project, name: &str,
 }
 
 /// Write one edition into `data/reports/<week>/`.
-pub async fn write_report(ctx: &SessionContext, project: &Project, name: &str, week: &str, edition: Edition) -> Result<PathBuf, ReportJobError> {
+pub async fn write_report(
+    ctx: &SessionContext,
+    project: &Project,
+    name: &str,
+    week: &str,
+    edition: Edition,
+) -> Result<PathBuf, ReportJobError> {
     let wb = build_workbook(ctx, project, name, week, edition).await?;
-    let report = project.report(name).ok_or_else(|| ReportJobError::Unknown(name.to_string()))?;
+    let report = project
+        .report(name)
+        .ok_or_else(|| ReportJobError::Unknown(name.to_string()))?;
     let (monday, _, _) = week_bounds(project, week)?;
     let week = crate::transform::functions::iso_week_of(monday);
     let dir = project.data_dir().join("reports").join(&week);
     std::fs::create_dir_all(&dir).map_err(|e| ReportJobError::Write(dir.clone(), e.to_string()))?;
-    let file = report.spec.file_name.replace("{week}", &week).replace("{edition}", edition.code());
+    let file = report
+        .spec
+        .file_name
+        .replace("{week}", &week)
+        .replace("{edition}", edition.code());
     let path = dir.join(format!("{file}.xlsx"));
-    workbook::write_xlsx(&wb, &path).map_err(|e| ReportJobError::Write(path.clone(), e.to_string()))?;
+    workbook::write_xlsx(&wb, &path)
+        .map_err(|e| ReportJobError::Write(path.clone(), e.to_string()))?;
     Ok(path)
 }
 
@@ -226,8 +330,14 @@ mod tests {
     #[test]
     fn last_complete_week_is_before_today() {
         // Friday 2026-11-27 → the week ending Sunday 2026-11-22 is 2026-W47.
-        assert_eq!(last_complete_week(NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()), "2026-W47");
+        assert_eq!(
+            last_complete_week(NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()),
+            "2026-W47"
+        );
         // On a Monday, the week that ended yesterday.
-        assert_eq!(last_complete_week(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()), "2026-W47");
+        assert_eq!(
+            last_complete_week(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()),
+            "2026-W47"
+        );
     }
 }

@@ -11,8 +11,10 @@
 //! - [`template`]: progress-report templates the units fill in and drop back.
 
 pub mod dump;
-pub mod workbook;
 pub mod layout;
 pub mod template;
+pub mod workbook;
 
-pub use layout::{Edition, ReportJobError, build_workbook, last_complete_week, week_bounds, write_report};
+pub use layout::{
+    Edition, ReportJobError, build_workbook, last_complete_week, week_bounds, write_report,
+};

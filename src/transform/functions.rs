@@ -9,7 +9,9 @@
 
 use chrono::{Datelike, NaiveDate, TimeZone};
 use chrono_tz::Tz;
-use datafusion::arrow::array::{Array, ArrayRef, Date32Array, Float64Array, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, Date32Array, Float64Array, StringArray, TimestampMicrosecondArray,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::DataFusionError;
@@ -20,7 +22,11 @@ use std::sync::Arc;
 fn micros(arg: &ColumnarValue, rows: usize) -> Result<TimestampMicrosecondArray, DataFusionError> {
     let arr = arg.clone().into_array(rows)?;
     let arr = cast(&arr, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
-    Ok(arr.as_any().downcast_ref::<TimestampMicrosecondArray>().expect("cast to µs").clone())
+    Ok(arr
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .expect("cast to µs")
+        .clone())
 }
 
 fn rows_of(args: &[ColumnarValue]) -> usize {
@@ -33,7 +39,8 @@ fn rows_of(args: &[ColumnarValue]) -> usize {
 }
 
 fn local(tz: Tz, us: i64) -> Option<chrono::NaiveDateTime> {
-    chrono::DateTime::from_timestamp_micros(us).map(|d| tz.from_utc_datetime(&d.naive_utc()).naive_local())
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|d| tz.from_utc_datetime(&d.naive_utc()).naive_local())
 }
 
 pub fn iso_week_of(d: NaiveDate) -> String {
@@ -51,7 +58,10 @@ fn text_udf(name: &str, tz: Tz, f: fn(chrono::NaiveDateTime) -> String) -> Scala
         Arc::new(move |args: &[ColumnarValue]| {
             let n = rows_of(args);
             let ts = micros(&args[0], n)?;
-            let out: StringArray = ts.iter().map(|v| v.and_then(|us| local(tz, us)).map(f)).collect();
+            let out: StringArray = ts
+                .iter()
+                .map(|v| v.and_then(|us| local(tz, us)).map(f))
+                .collect();
             Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
         }),
     )
@@ -59,8 +69,12 @@ fn text_udf(name: &str, tz: Tz, f: fn(chrono::NaiveDateTime) -> String) -> Scala
 
 pub fn register(ctx: &SessionContext, tz: Tz) {
     ctx.register_udf(text_udf("iso_week", tz, |d| iso_week_of(d.date())));
-    ctx.register_udf(text_udf("local_month", tz, |d| d.format("%Y-%m").to_string()));
-    ctx.register_udf(text_udf("local_time", tz, |d| d.format("%Y-%m-%d %H:%M").to_string()));
+    ctx.register_udf(text_udf("local_month", tz, |d| {
+        d.format("%Y-%m").to_string()
+    }));
+    ctx.register_udf(text_udf("local_time", tz, |d| {
+        d.format("%Y-%m-%d %H:%M").to_string()
+    }));
     let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     ctx.register_udf(create_udf(
         "local_date",
@@ -71,8 +85,13 @@ pub fn register(ctx: &SessionContext, tz: Tz) {
             let n = rows_of(args);
             let t = micros(&args[0], n)?;
             let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
-            let out: Date32Array =
-                t.iter().map(|v| v.and_then(|us| local(tz, us)).map(|d| (d.date() - epoch).num_days() as i32)).collect();
+            let out: Date32Array = t
+                .iter()
+                .map(|v| {
+                    v.and_then(|us| local(tz, us))
+                        .map(|d| (d.date() - epoch).num_days() as i32)
+                })
+                .collect();
             Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
         }),
     ));
@@ -114,8 +133,16 @@ mod tests {
             .await
             .unwrap();
         let batches = df.collect().await.unwrap();
-        let w = batches[0].column(0).as_any().downcast_ref::<StringArray>().unwrap();
-        let h = batches[0].column(1).as_any().downcast_ref::<Float64Array>().unwrap();
+        let w = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let h = batches[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
         assert_eq!(w.value(0), "2026-W47");
         assert_eq!(h.value(0), 11.5);
     }

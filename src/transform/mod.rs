@@ -27,7 +27,12 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
     #[error("{file}:{line}:{col}: {message}")]
-    Sql { file: String, line: usize, col: usize, message: String },
+    Sql {
+        file: String,
+        line: usize,
+        col: usize,
+        message: String,
+    },
     #[error("model dependency cycle: {0}")]
     Cycle(String),
     #[error("unknown model `{0}` (models are the .sql files under queries/)")]
@@ -97,18 +102,38 @@ fn dir_url(path: &std::path::Path) -> String {
 }
 
 /// Register every lake table (or an empty table of the declared schema when there is no data).
-pub async fn register_lake(ctx: &SessionContext, project: &Project, lake: &Lake) -> Result<(), TransformError> {
+pub async fn register_lake(
+    ctx: &SessionContext,
+    project: &Project,
+    lake: &Lake,
+) -> Result<(), TransformError> {
     for (name, schema) in &project.schemas {
         let lake_schema = schema.lake_schema();
         let history = format!("{name}_history");
         if lake.files(name).is_empty() {
-            ctx.register_table(&history, Arc::new(MemTable::try_new(lake_schema.clone(), vec![vec![]])?))?;
+            ctx.register_table(
+                &history,
+                Arc::new(MemTable::try_new(lake_schema.clone(), vec![vec![]])?),
+            )?;
         } else {
-            ctx.register_parquet(&history, dir_url(&lake.table_dir(name)), ParquetReadOptions::default().schema(&lake_schema)).await?;
+            ctx.register_parquet(
+                &history,
+                dir_url(&lake.table_dir(name)),
+                ParquetReadOptions::default().schema(&lake_schema),
+            )
+            .await?;
         }
-        let cols: Vec<String> = lake_schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect();
+        let cols: Vec<String> = lake_schema
+            .fields()
+            .iter()
+            .map(|f| format!("\"{}\"", f.name()))
+            .collect();
         let cols = cols.join(", ");
-        let key: Vec<String> = schema.key.iter().map(|&k| format!("\"{}\"", schema.columns[k].name)).collect();
+        let key: Vec<String> = schema
+            .key
+            .iter()
+            .map(|&k| format!("\"{}\"", schema.columns[k].name))
+            .collect();
         let view = match project.table_mode(name) {
             DeliveryMode::Append => format!("SELECT {cols} FROM \"{history}\""),
             DeliveryMode::Upsert => format!(
@@ -116,21 +141,36 @@ pub async fn register_lake(ctx: &SessionContext, project: &Project, lake: &Lake)
                 key.join(", ")
             ),
             DeliveryMode::ReplaceAll => {
-                format!("SELECT {cols} FROM \"{history}\" WHERE \"_delivery\" = (SELECT max(\"_delivery\") FROM \"{history}\")")
+                format!(
+                    "SELECT {cols} FROM \"{history}\" WHERE \"_delivery\" = (SELECT max(\"_delivery\") FROM \"{history}\")"
+                )
             }
         };
-        ctx.sql(&format!("CREATE OR REPLACE VIEW \"{name}\" AS {view}")).await?;
+        ctx.sql(&format!("CREATE OR REPLACE VIEW \"{name}\" AS {view}"))
+            .await?;
     }
     if lake.files(QUARANTINE_TABLE).is_empty() {
-        ctx.register_table(QUARANTINE_TABLE, Arc::new(MemTable::try_new(quarantine_schema(), vec![vec![]])?))?;
+        ctx.register_table(
+            QUARANTINE_TABLE,
+            Arc::new(MemTable::try_new(quarantine_schema(), vec![vec![]])?),
+        )?;
     } else {
-        ctx.register_parquet(QUARANTINE_TABLE, dir_url(&lake.table_dir(QUARANTINE_TABLE)), ParquetReadOptions::default().schema(&quarantine_schema()))
-            .await?;
+        ctx.register_parquet(
+            QUARANTINE_TABLE,
+            dir_url(&lake.table_dir(QUARANTINE_TABLE)),
+            ParquetReadOptions::default().schema(&quarantine_schema()),
+        )
+        .await?;
     }
     for model in &project.models {
         let file = lake.model_file(&model.name);
         if file.is_file() {
-            ctx.register_parquet(&model.name, file.display().to_string(), ParquetReadOptions::default()).await?;
+            ctx.register_parquet(
+                &model.name,
+                file.display().to_string(),
+                ParquetReadOptions::default(),
+            )
+            .await?;
         }
     }
     Ok(())
@@ -139,8 +179,12 @@ pub async fn register_lake(ctx: &SessionContext, project: &Project, lake: &Lake)
 /// The ledger as the `deliveries` table.
 pub fn register_ledger(ctx: &SessionContext, ledger: &Ledger) -> Result<(), TransformError> {
     let rows = ledger.deliveries()?;
-    let s = |f: &dyn Fn(&crate::lake::ledger::Delivery) -> Option<String>| -> Arc<StringArray> { Arc::new(rows.iter().map(f).collect()) };
-    let i = |f: &dyn Fn(&crate::lake::ledger::Delivery) -> i64| -> Arc<Int64Array> { Arc::new(rows.iter().map(|d| Some(f(d))).collect()) };
+    let s = |f: &dyn Fn(&crate::lake::ledger::Delivery) -> Option<String>| -> Arc<StringArray> {
+        Arc::new(rows.iter().map(f).collect())
+    };
+    let i = |f: &dyn Fn(&crate::lake::ledger::Delivery) -> i64| -> Arc<Int64Array> {
+        Arc::new(rows.iter().map(|d| Some(f(d))).collect())
+    };
     let batch = RecordBatch::try_new(
         deliveries_schema(),
         vec![
@@ -162,7 +206,10 @@ pub fn register_ledger(ctx: &SessionContext, ledger: &Ledger) -> Result<(), Tran
     )
     .map_err(DataFusionError::from)?;
     ctx.deregister_table("deliveries")?;
-    ctx.register_table("deliveries", Arc::new(MemTable::try_new(deliveries_schema(), vec![vec![batch]])?))?;
+    ctx.register_table(
+        "deliveries",
+        Arc::new(MemTable::try_new(deliveries_schema(), vec![vec![batch]])?),
+    )?;
     Ok(())
 }
 
@@ -174,20 +221,37 @@ impl AsOf {
     /// The UTC instant of local midnight after the as-of day.
     pub fn end_utc(&self, project: &Project) -> chrono::NaiveDateTime {
         use chrono::TimeZone;
-        let next = self.0.succ_opt().unwrap_or(self.0).and_hms_opt(0, 0, 0).expect("midnight");
-        project.tz.from_local_datetime(&next).earliest().map(|t| t.naive_utc()).unwrap_or(next)
+        let next = self
+            .0
+            .succ_opt()
+            .unwrap_or(self.0)
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight");
+        project
+            .tz
+            .from_local_datetime(&next)
+            .earliest()
+            .map(|t| t.naive_utc())
+            .unwrap_or(next)
     }
 }
 
 /// Fill `{{name}}` placeholders from the project settings and the as-of date.
 pub fn render_sql(project: &Project, sql: &str, as_of: AsOf) -> String {
     let c = &project.settings.clearance;
-    let sql = sql.replace("{{outlier_hours}}", &c.outlier_hours.to_string())
+    let sql = sql
+        .replace("{{outlier_hours}}", &c.outlier_hours.to_string())
         .replace("{{baseline_period}}", &c.baseline_period)
         .replace("{{timezone}}", &project.tz.to_string())
         .replace("{{as_of}}", &as_of.0.format("%Y-%m-%d").to_string())
         .replace("{{as_of_week}}", &functions::iso_week_of(as_of.0))
-        .replace("{{as_of_end_utc}}", &as_of.end_utc(project).format("%Y-%m-%d %H:%M:%S").to_string());
+        .replace(
+            "{{as_of_end_utc}}",
+            &as_of
+                .end_utc(project)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+        );
     match &project.credit {
         Some(c) => c.render(&sql),
         None => sql,
@@ -197,7 +261,12 @@ pub fn render_sql(project: &Project, sql: &str, as_of: AsOf) -> String {
 /// Configuration as tables: `units`, and `feed_due` — for every feed, delivering unit and
 /// weekly period from the week before the first delivery up to the as-of week, when the
 /// delivery is due and the window a delivery counts in (the week after the period).
-pub fn register_config(ctx: &SessionContext, project: &Project, ledger: Option<&Ledger>, as_of: AsOf) -> Result<(), TransformError> {
+pub fn register_config(
+    ctx: &SessionContext,
+    project: &Project,
+    ledger: Option<&Ledger>,
+    as_of: AsOf,
+) -> Result<(), TransformError> {
     use chrono::{Datelike, Duration, NaiveDate, TimeZone, Weekday};
     let units = RecordBatch::try_new(
         Arc::new(ArrowSchema::new(vec![
@@ -206,16 +275,40 @@ pub fn register_config(ctx: &SessionContext, project: &Project, ledger: Option<&
             Field::new("short", DataType::Utf8, false),
         ])),
         vec![
-            Arc::new(StringArray::from(project.units.iter().map(|u| u.code.clone()).collect::<Vec<_>>())),
-            Arc::new(StringArray::from(project.units.iter().map(|u| u.name.clone()).collect::<Vec<_>>())),
-            Arc::new(StringArray::from(project.units.iter().map(|u| u.short.clone()).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(
+                project
+                    .units
+                    .iter()
+                    .map(|u| u.code.clone())
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                project
+                    .units
+                    .iter()
+                    .map(|u| u.name.clone())
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                project
+                    .units
+                    .iter()
+                    .map(|u| u.short.clone())
+                    .collect::<Vec<_>>(),
+            )),
         ],
     )
     .map_err(DataFusionError::from)?;
     ctx.deregister_table("units")?;
-    ctx.register_table("units", Arc::new(MemTable::try_new(units.schema(), vec![vec![units]])?))?;
+    ctx.register_table(
+        "units",
+        Arc::new(MemTable::try_new(units.schema(), vec![vec![units]])?),
+    )?;
 
-    let ts = DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()));
+    let ts = DataType::Timestamp(
+        datafusion::arrow::datatypes::TimeUnit::Microsecond,
+        Some("UTC".into()),
+    );
     let due_schema = Arc::new(ArrowSchema::new(vec![
         Field::new("unit", DataType::Utf8, false),
         Field::new("feed", DataType::Utf8, false),
@@ -227,12 +320,24 @@ pub fn register_config(ctx: &SessionContext, project: &Project, ledger: Option<&
     // The first period judged: the week before the earliest delivery.
     let first = ledger
         .and_then(|l| l.deliveries().ok())
-        .and_then(|ds| ds.iter().filter_map(|d| chrono::DateTime::parse_from_rfc3339(&d.file_mtime).ok()).min())
+        .and_then(|ds| {
+            ds.iter()
+                .filter_map(|d| chrono::DateTime::parse_from_rfc3339(&d.file_mtime).ok())
+                .min()
+        })
         .map(|t| t.with_timezone(&project.tz).date_naive() - Duration::days(7));
-    let (mut unit, mut feed, mut period, mut due, mut ws, mut we) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut unit, mut feed, mut period, mut due, mut ws, mut we) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     if let Some(first) = first {
         let monday = |d: NaiveDate| d - Duration::days(d.weekday().num_days_from_monday() as i64);
-        let utc = |d: chrono::NaiveDateTime| project.tz.from_local_datetime(&d).earliest().map(|t| t.timestamp_micros()).unwrap_or(0);
+        let utc = |d: chrono::NaiveDateTime| {
+            project
+                .tz
+                .from_local_datetime(&d)
+                .earliest()
+                .map(|t| t.timestamp_micros())
+                .unwrap_or(0)
+        };
         let mut w = monday(first);
         let last = monday(as_of.0);
         while w <= last {
@@ -250,7 +355,9 @@ pub fn register_config(ctx: &SessionContext, project: &Project, ledger: Option<&
                     period.push(functions::iso_week_of(w));
                     due.push(utc(due_day.and_time(exp.time)));
                     ws.push(utc(next.and_hms_opt(0, 0, 0).expect("midnight")));
-                    we.push(utc((next + Duration::days(7)).and_hms_opt(0, 0, 0).expect("midnight")));
+                    we.push(utc((next + Duration::days(7))
+                        .and_hms_opt(0, 0, 0)
+                        .expect("midnight")));
                 }
             }
             w = next;
@@ -272,7 +379,10 @@ pub fn register_config(ctx: &SessionContext, project: &Project, ledger: Option<&
     )
     .map_err(DataFusionError::from)?;
     ctx.deregister_table("feed_due")?;
-    ctx.register_table("feed_due", Arc::new(MemTable::try_new(due_schema, vec![vec![batch]])?))?;
+    ctx.register_table(
+        "feed_due",
+        Arc::new(MemTable::try_new(due_schema, vec![vec![batch]])?),
+    )?;
     Ok(())
 }
 
@@ -312,22 +422,36 @@ pub fn referenced_tables(sql: &str) -> Result<BTreeSet<String>, DataFusionError>
 }
 
 /// Models in dependency order: a model comes after every model it reads.
-pub fn build_order<'a>(models: &'a [Model]) -> Result<Vec<&'a Model>, TransformError> {
+pub fn build_order(models: &[Model]) -> Result<Vec<&Model>, TransformError> {
     let names: BTreeSet<&str> = models.iter().map(|m| m.name.as_str()).collect();
     let mut deps: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for m in models {
         let refs = referenced_tables(&m.sql).map_err(|e| sql_error(m, &e))?;
-        deps.insert(&m.name, refs.into_iter().filter(|r| names.contains(r.as_str()) && r != &m.name).collect());
+        deps.insert(
+            &m.name,
+            refs.into_iter()
+                .filter(|r| names.contains(r.as_str()) && r != &m.name)
+                .collect(),
+        );
     }
     let mut done: BTreeSet<&str> = BTreeSet::new();
     let mut order = Vec::new();
     while order.len() < models.len() {
         let ready: Vec<&Model> = models
             .iter()
-            .filter(|m| !done.contains(m.name.as_str()) && deps[m.name.as_str()].iter().all(|d| done.contains(d.as_str())))
+            .filter(|m| {
+                !done.contains(m.name.as_str())
+                    && deps[m.name.as_str()]
+                        .iter()
+                        .all(|d| done.contains(d.as_str()))
+            })
             .collect();
         if ready.is_empty() {
-            let left: Vec<&str> = models.iter().map(|m| m.name.as_str()).filter(|n| !done.contains(n)).collect();
+            let left: Vec<&str> = models
+                .iter()
+                .map(|m| m.name.as_str())
+                .filter(|n| !done.contains(n))
+                .collect();
             return Err(TransformError::Cycle(left.join(" → ")));
         }
         for m in ready {
@@ -339,7 +463,10 @@ pub fn build_order<'a>(models: &'a [Model]) -> Result<Vec<&'a Model>, TransformE
 }
 
 /// A model and everything it depends on (for `--select`).
-pub fn with_upstream<'a>(models: &'a [Model], selected: &str) -> Result<BTreeSet<&'a str>, TransformError> {
+pub fn with_upstream<'a>(
+    models: &'a [Model],
+    selected: &str,
+) -> Result<BTreeSet<&'a str>, TransformError> {
     if !models.iter().any(|m| m.name == selected) {
         return Err(TransformError::UnknownModel(selected.to_string()));
     }
@@ -362,7 +489,12 @@ pub fn with_upstream<'a>(models: &'a [Model], selected: &str) -> Result<BTreeSet
 pub fn sql_error(model: &Model, e: &DataFusionError) -> TransformError {
     let (line, col) = locate(&model.sql, e);
     let message = e.find_root().to_string().replace('\n', " ");
-    TransformError::Sql { file: model.file.display().to_string(), line, col, message }
+    TransformError::Sql {
+        file: model.file.display().to_string(),
+        line,
+        col,
+        message,
+    }
 }
 
 fn locate(sql: &str, e: &DataFusionError) -> (usize, usize) {
@@ -395,7 +527,10 @@ fn quoted_names(msg: &str) -> Vec<String> {
         }
     }
     if let Some(rest) = msg.split("No field named ").nth(1) {
-        let w: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect();
+        let w: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+            .collect();
         out.insert(0, w);
     }
     out
@@ -430,13 +565,26 @@ pub async fn check_models(project: &Project) -> Vec<Problem> {
     let ctx = new_context(project);
     let empty = Lake::new(&std::env::temp_dir().join("sanhu-validate-no-lake"));
     if let Err(e) = register_lake(&ctx, project, &empty).await {
-        problems.push(Problem { file: project.settings_file.clone(), line: 0, col: 0, message: e.to_string() });
+        problems.push(Problem {
+            file: project.settings_file.clone(),
+            line: 0,
+            col: 0,
+            message: e.to_string(),
+        });
         return problems;
     }
-    let _ = ctx.register_table("deliveries", Arc::new(MemTable::try_new(deliveries_schema(), vec![vec![]]).expect("schema")));
+    let _ = ctx.register_table(
+        "deliveries",
+        Arc::new(MemTable::try_new(deliveries_schema(), vec![vec![]]).expect("schema")),
+    );
     let as_of = AsOf(chrono::Utc::now().with_timezone(&project.tz).date_naive());
     if let Err(e) = register_config(&ctx, project, None, as_of) {
-        problems.push(Problem { file: project.settings_file.clone(), line: 0, col: 0, message: e.to_string() });
+        problems.push(Problem {
+            file: project.settings_file.clone(),
+            line: 0,
+            col: 0,
+            message: e.to_string(),
+        });
     }
     let order = match build_order(&project.models) {
         Ok(o) => o,
@@ -450,7 +598,10 @@ pub async fn check_models(project: &Project) -> Vec<Problem> {
         match ctx.sql(&sql).await {
             Ok(df) => {
                 let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-                let _ = ctx.register_table(&model.name, Arc::new(MemTable::try_new(schema, vec![vec![]]).expect("schema")));
+                let _ = ctx.register_table(
+                    &model.name,
+                    Arc::new(MemTable::try_new(schema, vec![vec![]]).expect("schema")),
+                );
             }
             Err(e) => problems.push(problem_of(project, &sql_error(model, &e))),
         }
@@ -458,25 +609,49 @@ pub async fn check_models(project: &Project) -> Vec<Problem> {
     // Report sheets' SQL must plan too.
     for report in &project.reports {
         for sheet in &report.spec.sheets {
-            let sql = render_report_sql(sheet.sql.get_ref(), "2026-W01", "2026-01-01 00:00:00", "2026-01-08 00:00:00");
+            let sql = render_report_sql(
+                sheet.sql.get_ref(),
+                "2026-W01",
+                "2026-01-01 00:00:00",
+                "2026-01-08 00:00:00",
+            );
             if let Err(e) = ctx.sql(&sql).await {
                 let (l, c) = locate(sheet.sql.get_ref(), &e);
                 let (sl, _) = report.source.line_col(sheet.sql.span().start);
                 // The SQL string starts on the line after `sql = """`.
-                let line = sl + l - if sheet.sql.get_ref().starts_with('\n') { 0 } else { 1 };
+                let line = sl + l
+                    - if sheet.sql.get_ref().starts_with('\n') {
+                        0
+                    } else {
+                        1
+                    };
                 problems.push(Problem {
                     file: report.source.path.clone(),
                     line,
                     col: c,
-                    message: format!("sheet `{}`: {}", sheet.name, e.find_root().to_string().replace('\n', " ")),
+                    message: format!(
+                        "sheet `{}`: {}",
+                        sheet.name,
+                        e.find_root().to_string().replace('\n', " ")
+                    ),
                 });
             } else if let Ok(df) = ctx.sql(&sql).await {
-                let fields: BTreeSet<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+                let fields: BTreeSet<String> = df
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
                 for c in &sheet.columns {
                     if !fields.contains(c.field.get_ref()) {
                         problems.push(report.source.problem(
                             c.field.span(),
-                            format!("sheet `{}`: column `{}` is not in its query's result ({})", sheet.name, c.field.get_ref(), fields.iter().cloned().collect::<Vec<_>>().join(", ")),
+                            format!(
+                                "sheet `{}`: column `{}` is not in its query's result ({})",
+                                sheet.name,
+                                c.field.get_ref(),
+                                fields.iter().cloned().collect::<Vec<_>>().join(", ")
+                            ),
                         ));
                     }
                 }
@@ -488,16 +663,42 @@ pub async fn check_models(project: &Project) -> Vec<Problem> {
 
 fn problem_of(project: &Project, e: &TransformError) -> Problem {
     match e {
-        TransformError::Sql { file, line, col, message } => Problem { file: file.into(), line: *line, col: *col, message: message.clone() },
-        other => Problem { file: project.root.join("queries"), line: 0, col: 0, message: other.to_string() },
+        TransformError::Sql {
+            file,
+            line,
+            col,
+            message,
+        } => Problem {
+            file: file.into(),
+            line: *line,
+            col: *col,
+            message: message.clone(),
+        },
+        other => Problem {
+            file: project.root.join("queries"),
+            line: 0,
+            col: 0,
+            message: other.to_string(),
+        },
     }
 }
 
 /// Fill a report sheet's parameters. Times are UTC instants of the local week's bounds.
-pub fn render_report_sql(sql: &str, week: &str, week_start_utc: &str, week_end_utc: &str) -> String {
+pub fn render_report_sql(
+    sql: &str,
+    week: &str,
+    week_start_utc: &str,
+    week_end_utc: &str,
+) -> String {
     sql.replace("{week}", week)
-        .replace("{week_start}", &format!("arrow_cast(TIMESTAMP '{week_start_utc}', 'Timestamp(µs, \"UTC\")')"))
-        .replace("{week_end}", &format!("arrow_cast(TIMESTAMP '{week_end_utc}', 'Timestamp(µs, \"UTC\")')"))
+        .replace(
+            "{week_start}",
+            &format!("arrow_cast(TIMESTAMP '{week_start_utc}', 'Timestamp(µs, \"UTC\")')"),
+        )
+        .replace(
+            "{week_end}",
+            &format!("arrow_cast(TIMESTAMP '{week_end_utc}', 'Timestamp(µs, \"UTC\")')"),
+        )
 }
 
 /// What one model build did.
@@ -509,21 +710,33 @@ pub struct Built {
 }
 
 /// Run the models (all, or `select` and its upstream) and write each to the lake.
-pub async fn build(ctx: &SessionContext, project: &Project, lake: &Lake, select: Option<&str>, as_of: AsOf) -> Result<Vec<Built>, TransformError> {
+pub async fn build(
+    ctx: &SessionContext,
+    project: &Project,
+    lake: &Lake,
+    select: Option<&str>,
+    as_of: AsOf,
+) -> Result<Vec<Built>, TransformError> {
     let wanted = match select {
         Some(s) => Some(with_upstream(&project.models, s)?),
         None => None,
     };
     let mut out = Vec::new();
     for model in build_order(&project.models)? {
-        if wanted.as_ref().is_some_and(|w| !w.contains(model.name.as_str())) {
+        if wanted
+            .as_ref()
+            .is_some_and(|w| !w.contains(model.name.as_str()))
+        {
             continue;
         }
         let started = std::time::Instant::now();
         let sql = render_sql(project, &model.sql, as_of);
         let df = ctx.sql(&sql).await.map_err(|e| sql_error(model, &e))?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let mut stream = df.execute_stream().await.map_err(|e| sql_error(model, &e))?;
+        let mut stream = df
+            .execute_stream()
+            .await
+            .map_err(|e| sql_error(model, &e))?;
         let mut file = lake.create(lake.model_file(&model.name), schema)?;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| sql_error(model, &e))?;
@@ -533,11 +746,48 @@ pub async fn build(ctx: &SessionContext, project: &Project, lake: &Lake, select:
         let rows = finished.rows;
         let path = finished.commit()?;
         ctx.deregister_table(&model.name)?;
-        ctx.register_parquet(&model.name, path.display().to_string(), ParquetReadOptions::default()).await?;
+        ctx.register_parquet(
+            &model.name,
+            path.display().to_string(),
+            ParquetReadOptions::default(),
+        )
+        .await?;
         tracing::info!(model = %model.name, rows, "built");
-        out.push(Built { model: model.name.clone(), rows, millis: started.elapsed().as_millis() });
+        out.push(Built {
+            model: model.name.clone(),
+            rows,
+            millis: started.elapsed().as_millis(),
+        });
     }
     Ok(out)
+}
+
+/// Run `target` and its upstream models in memory (nothing written to the lake), so a question
+/// "as of another date" can be answered without touching the built tables.
+pub async fn build_in_memory(
+    ctx: &SessionContext,
+    project: &Project,
+    target: &str,
+    as_of: AsOf,
+) -> Result<(), TransformError> {
+    let wanted = with_upstream(&project.models, target)?;
+    for model in build_order(&project.models)? {
+        if !wanted.contains(model.name.as_str()) {
+            continue;
+        }
+        let sql = render_sql(project, &model.sql, as_of);
+        let df = ctx.sql(&sql).await.map_err(|e| sql_error(model, &e))?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(|e| sql_error(model, &e))?;
+        // The physical batches may differ from the logical schema in nullability: use theirs.
+        let schema = batches.first().map(|b| b.schema()).unwrap_or(schema);
+        ctx.deregister_table(&model.name)?;
+        ctx.register_table(
+            &model.name,
+            Arc::new(MemTable::try_new(schema, vec![batches])?),
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -545,7 +795,11 @@ mod tests {
     use super::*;
 
     fn model(name: &str, sql: &str) -> Model {
-        Model { name: name.into(), sql: sql.into(), file: format!("queries/{name}.sql").into() }
+        Model {
+            name: name.into(),
+            sql: sql.into(),
+            file: format!("queries/{name}.sql").into(),
+        }
     }
 
     #[test]
@@ -555,7 +809,11 @@ mod tests {
             model("a", "with x as (select 1) select * from x, enterprise"),
             model("c", "select * from b"),
         ];
-        let order: Vec<&str> = build_order(&models).unwrap().iter().map(|m| m.name.as_str()).collect();
+        let order: Vec<&str> = build_order(&models)
+            .unwrap()
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
         assert_eq!(order, vec!["a", "b", "c"]);
         let up = with_upstream(&models, "b").unwrap();
         assert_eq!(up.into_iter().collect::<Vec<_>>(), vec!["a", "b"]);
@@ -569,26 +827,9 @@ mod tests {
 
     #[test]
     fn find_word_respects_identifier_bounds() {
-        assert_eq!(find_word("select declared_at2, declared_at from t", "declared_at"), Some(21));
+        assert_eq!(
+            find_word("select declared_at2, declared_at from t", "declared_at"),
+            Some(21)
+        );
     }
-}
-
-/// Run `target` and its upstream models in memory (nothing written to the lake), so a question
-/// "as of another date" can be answered without touching the built tables.
-pub async fn build_in_memory(ctx: &SessionContext, project: &Project, target: &str, as_of: AsOf) -> Result<(), TransformError> {
-    let wanted = with_upstream(&project.models, target)?;
-    for model in build_order(&project.models)? {
-        if !wanted.contains(model.name.as_str()) {
-            continue;
-        }
-        let sql = render_sql(project, &model.sql, as_of);
-        let df = ctx.sql(&sql).await.map_err(|e| sql_error(model, &e))?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(|e| sql_error(model, &e))?;
-        // The physical batches may differ from the logical schema in nullability: use theirs.
-        let schema = batches.first().map(|b| b.schema()).unwrap_or(schema);
-        ctx.deregister_table(&model.name)?;
-        ctx.register_table(&model.name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
-    }
-    Ok(())
 }

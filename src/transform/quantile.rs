@@ -25,7 +25,11 @@ pub fn quantile_cont(values: &mut [f64], p: f64) -> Option<f64> {
     let lo = pos.floor() as usize;
     let hi = pos.ceil() as usize;
     let frac = pos - lo as f64;
-    Some(if lo == hi { values[lo] } else { values[lo] + (values[hi] - values[lo]) * frac })
+    Some(if lo == hi {
+        values[lo]
+    } else {
+        values[lo] + (values[hi] - values[lo]) * frac
+    })
 }
 
 #[derive(Debug)]
@@ -38,7 +42,8 @@ impl Accumulator for QuantileAcc {
     fn update_batch(&mut self, values: &[ArrayRef]) -> datafusion::common::Result<()> {
         let arr = datafusion::arrow::compute::cast(&values[0], &DataType::Float64)?;
         let arr = arr.as_primitive::<Float64Type>();
-        self.values.extend(arr.iter().flatten().filter(|v| !v.is_nan()));
+        self.values
+            .extend(arr.iter().flatten().filter(|v| !v.is_nan()));
         Ok(())
     }
     fn evaluate(&mut self) -> datafusion::common::Result<ScalarValue> {
@@ -90,10 +95,20 @@ pub fn udaf() -> AggregateUDF {
                     _ => None,
                 })
                 .filter(|p| (0.0..=1.0).contains(p))
-                .ok_or_else(|| DataFusionError::Plan("quantile_cont(x, p): p must be a constant between 0 and 1".into()))?;
-            Ok(Box::new(QuantileAcc { p, values: Vec::new() }))
+                .ok_or_else(|| {
+                    DataFusionError::Plan(
+                        "quantile_cont(x, p): p must be a constant between 0 and 1".into(),
+                    )
+                })?;
+            Ok(Box::new(QuantileAcc {
+                p,
+                values: Vec::new(),
+            }))
         }),
-        Arc::new(vec![DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))]),
+        Arc::new(vec![DataType::List(Arc::new(Field::new_list_field(
+            DataType::Float64,
+            true,
+        )))]),
     )
 }
 
@@ -107,7 +122,10 @@ mod tests {
         let mut v = vec![10.0, 1.0, 4.0, 3.0, 2.0];
         assert_eq!(quantile_cont(&mut v, 0.5), Some(3.0));
         // Float arithmetic as DuckDB does it: lo + (hi - lo) * fraction.
-        assert_eq!(quantile_cont(&mut v, 0.9), Some(4.0 + 6.0 * (0.9 * 4.0 - 3.0)));
+        assert_eq!(
+            quantile_cont(&mut v, 0.9),
+            Some(4.0 + 6.0 * (0.9 * 4.0 - 3.0))
+        );
         assert!((quantile_cont(&mut v, 0.95).unwrap() - 8.8).abs() < 1e-12);
         assert_eq!(quantile_cont(&mut [], 0.5), None);
         assert_eq!(quantile_cont(&mut [7.0], 0.9), Some(7.0));

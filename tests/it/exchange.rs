@@ -1,27 +1,44 @@
 //! `sanhu exchange`: packages per unit under the sharing matrix and the schemas' classification.
 
-mod common;
-use common::Project;
+use crate::common::{self, Project};
 use sha2::{Digest, Sha256};
 
 const PENALTIES: &str = "案件编号,统一社会信用代码,决定日期,案件类型,罚没金额(元),主动披露\n\
     CASE-1,91310110666007217T,2026-11-10,违规,80000,否\n";
 
 fn manifest(p: &Project, unit: &str, week: &str) -> serde_json::Value {
-    let path = p.path().join("data/outbox").join(unit).join(week).join("manifest.json");
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    let path = p
+        .path()
+        .join("data/outbox")
+        .join(unit)
+        .join(week)
+        .join("manifest.json");
+    serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 fn parquet_columns(path: &std::path::Path) -> Vec<String> {
     use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
     let r = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    r.metadata().file_metadata().schema_descr().columns().iter().map(|c| c.name().to_string()).collect()
+    r.metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect()
 }
 
 #[test]
 fn no_restricted_column_reaches_a_unit_not_named_on_it_across_the_whole_config() {
     let p = Project::bundled();
-    p.drop_file("customs", "报关单数据.csv", common::DECLARATIONS_CSV.as_bytes());
+    p.drop_file(
+        "customs",
+        "报关单数据.csv",
+        common::DECLARATIONS_CSV.as_bytes(),
+    );
     p.drop_file("customs", "处罚案件.csv", PENALTIES.as_bytes());
     p.ok(&["ingest"]);
     p.ok(&["build", "--as-of", "2026-11-15"]);
@@ -32,9 +49,17 @@ fn no_restricted_column_reaches_a_unit_not_named_on_it_across_the_whole_config()
         let m = manifest(&p, &unit.code, "2026-W46");
         for t in m["tables"].as_array().unwrap() {
             let table = t["table"].as_str().unwrap();
-            let file = p.path().join("data/outbox").join(&unit.code).join("2026-W46").join(t["file"].as_str().unwrap());
+            let file = p
+                .path()
+                .join("data/outbox")
+                .join(&unit.code)
+                .join("2026-W46")
+                .join(t["file"].as_str().unwrap());
             // The manifest's hash is the file's.
-            assert_eq!(t["sha256"].as_str().unwrap(), hex::encode(Sha256::digest(std::fs::read(&file).unwrap())));
+            assert_eq!(
+                t["sha256"].as_str().unwrap(),
+                hex::encode(Sha256::digest(std::fs::read(&file).unwrap()))
+            );
             for col in parquet_columns(&file) {
                 assert!(
                     sanhu::config::sharing::may_see(&project.schemas, table, &col, &unit.code),
@@ -48,42 +73,99 @@ fn no_restricted_column_reaches_a_unit_not_named_on_it_across_the_whole_config()
     assert!(checked > 50, "only {checked} columns checked");
     // The commerce bureau gets the penalty amount; customs too (named on the column); CIQ gets no penalties at all.
     let commerce = manifest(&p, "commerce", "2026-W46");
-    let pen = commerce["tables"].as_array().unwrap().iter().find(|t| t["table"] == "customs_penalty").unwrap();
-    assert!(pen["columns"].as_array().unwrap().iter().any(|c| c == "amount_cny"));
+    let pen = commerce["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "customs_penalty")
+        .unwrap();
+    assert!(
+        pen["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "amount_cny")
+    );
     let ciq = manifest(&p, "ciq", "2026-W46");
-    assert!(ciq["tables"].as_array().unwrap().iter().all(|t| t["table"] != "customs_penalty"));
+    assert!(
+        ciq["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["table"] != "customs_penalty")
+    );
 }
 
 #[test]
 fn row_filters_and_incremental_packages() {
     let p = Project::bundled();
-    p.drop_file("customs", "报关单数据.csv", common::DECLARATIONS_CSV.as_bytes());
+    p.drop_file(
+        "customs",
+        "报关单数据.csv",
+        common::DECLARATIONS_CSV.as_bytes(),
+    );
     // Only declaration 1 is air cargo: the airport receives its release status and nothing else.
-    p.drop_file("airport", "运抵.csv", "运单号,报关单号,运抵时间\nW1,020120261000000001,2026-11-09 08:00\n".as_bytes());
+    p.drop_file(
+        "airport",
+        "运抵.csv",
+        "运单号,报关单号,运抵时间\nW1,020120261000000001,2026-11-09 08:00\n".as_bytes(),
+    );
     p.ok(&["ingest"]);
     p.ok(&["exchange", "--unit", "airport", "--week", "2026-W46"]);
     let m = manifest(&p, "airport", "2026-W46");
-    let decl = m["tables"].as_array().unwrap().iter().find(|t| t["table"] == "customs_declaration").unwrap();
+    let decl = m["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "customs_declaration")
+        .unwrap();
     assert_eq!(decl["rows"], 1);
     assert_eq!(decl["mode"], "full", "the first package is complete");
     // Nothing new since: the next package has no declaration rows; a new delivery brings only its rows.
     p.ok(&["exchange", "--unit", "airport", "--week", "2026-W47"]);
     let m = manifest(&p, "airport", "2026-W47");
-    let decl = m["tables"].as_array().unwrap().iter().find(|t| t["table"] == "customs_declaration").unwrap();
+    let decl = m["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "customs_declaration")
+        .unwrap();
     assert_eq!(decl["rows"], 0);
     p.drop_file("customs", "报关单数据_更正.csv", "报关单号,进出口,申报地海关,监管方式,申报时间\n020120261000000001,I,0201,0110,2026-11-09 09:05\n".as_bytes());
     p.ok(&["ingest"]);
     p.ok(&["exchange", "--unit", "airport", "--week", "2026-W48"]);
     let m = manifest(&p, "airport", "2026-W48");
-    let decl = m["tables"].as_array().unwrap().iter().find(|t| t["table"] == "customs_declaration").unwrap();
+    let decl = m["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "customs_declaration")
+        .unwrap();
     assert_eq!(decl["rows"], 1);
     assert_eq!(decl["deliveries"], serde_json::json!([3]));
     // --full sends the whole filtered table again.
-    p.ok(&["exchange", "--unit", "airport", "--week", "2026-W48", "--full"]);
-    assert_eq!(manifest(&p, "airport", "2026-W48")["tables"].as_array().unwrap().iter().find(|t| t["table"] == "customs_declaration").unwrap()["rows"], 1);
+    p.ok(&[
+        "exchange", "--unit", "airport", "--week", "2026-W48", "--full",
+    ]);
+    assert_eq!(
+        manifest(&p, "airport", "2026-W48")["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == "customs_declaration")
+            .unwrap()["rows"],
+        1
+    );
     // The audit log names who got what under which rule.
     let audit = p.ok(&["audit", "--unit", "airport", "--format", "csv"]);
-    assert!(audit.lines().filter(|l| l.contains(",customs_declaration,")).count() == 4, "{audit}");
+    assert!(
+        audit
+            .lines()
+            .filter(|l| l.contains(",customs_declaration,"))
+            .count()
+            == 4,
+        "{audit}"
+    );
     assert!(audit.contains("信息互换：机场货物的海关放行状态"));
 }
 
@@ -94,7 +176,11 @@ fn a_matrix_asking_for_a_restricted_column_fails_validate_with_its_line() {
     let mut text = std::fs::read_to_string(&f).unwrap();
     text.push_str("\n[[share]]\nunit = \"park\"\ntable = \"customs_penalty\"\ncolumns = [\"case_no\", \"amount_cny\"]\nrule = \"x\"\n");
     std::fs::write(&f, &text).unwrap();
-    let line = text.lines().position(|l| l.starts_with("columns = [\"case_no\", \"amount_cny\"]")).unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("columns = [\"case_no\", \"amount_cny\"]"))
+        .unwrap()
+        + 1;
     let out = p.sanhu(&["validate"]);
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -1,7 +1,6 @@
 //! Integration tests of `sanhu ingest`: the real binary on fixture drops in a fresh project.
 
-mod common;
-use common::Project;
+use crate::common::{self, Project};
 
 #[test]
 fn gbk_csv_lands_typed_rows_and_the_receipt_names_every_problem() {
@@ -9,7 +8,10 @@ fn gbk_csv_lands_typed_rows_and_the_receipt_names_every_problem() {
     let (gbk, _, _) = encoding_rs::GBK.encode(common::DECLARATIONS_CSV);
     p.drop_file("customs", "报关单数据_2026-W46.csv", &gbk);
     let out = p.ok(&["ingest"]);
-    assert_eq!(out.trim(), "ingested 1 file(s): 4 rows accepted, 1 rows rejected; 0 file(s) quarantined, 0 duplicate(s)");
+    assert_eq!(
+        out.trim(),
+        "ingested 1 file(s): 4 rows accepted, 1 rows rejected; 0 file(s) quarantined, 0 duplicate(s)"
+    );
 
     // Row 5 (released before declared) is rejected; row 6 keeps its bad consignee as a warning.
     let rows = p.csv(
@@ -42,7 +44,17 @@ fn gbk_csv_lands_typed_rows_and_the_receipt_names_every_problem() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| format!("{} {} {} {} | {} | {}", l["row"], l["column_letter"].as_str().unwrap(), l["column"].as_str().unwrap(), l["severity"].as_str().unwrap(), l["value"].as_str().unwrap(), l["reason"].as_str().unwrap()))
+        .map(|l| {
+            format!(
+                "{} {} {} {} | {} | {}",
+                l["row"],
+                l["column_letter"].as_str().unwrap(),
+                l["column"].as_str().unwrap(),
+                l["severity"].as_str().unwrap(),
+                l["value"].as_str().unwrap(),
+                l["reason"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         lines,
@@ -60,18 +72,38 @@ fn gbk_csv_lands_typed_rows_and_the_receipt_names_every_problem() {
     // The original is archived, the xlsx receipt written beside the JSON.
     assert!(p.files_under("inbox").is_empty());
     assert_eq!(p.files_under("archive").len(), 1);
-    assert_eq!(p.files_under("receipts").iter().filter(|f| f.ends_with(".xlsx")).count(), 1);
+    assert_eq!(
+        p.files_under("receipts")
+            .iter()
+            .filter(|f| f.ends_with(".xlsx"))
+            .count(),
+        1
+    );
 }
 
 #[test]
 fn the_same_content_again_adds_nothing_whatever_its_name() {
     let p = Project::bundled();
-    p.drop_file("customs", "报关单数据_2026-W46.csv", common::DECLARATIONS_CSV.as_bytes());
+    p.drop_file(
+        "customs",
+        "报关单数据_2026-W46.csv",
+        common::DECLARATIONS_CSV.as_bytes(),
+    );
     p.ok(&["ingest"]);
-    p.drop_file("customs", "报关单数据_重发.csv", common::DECLARATIONS_CSV.as_bytes());
+    p.drop_file(
+        "customs",
+        "报关单数据_重发.csv",
+        common::DECLARATIONS_CSV.as_bytes(),
+    );
     let out = p.ok(&["ingest"]);
-    assert_eq!(out.trim(), "ingested 0 file(s): 0 rows accepted, 0 rows rejected; 0 file(s) quarantined, 1 duplicate(s)");
-    assert_eq!(p.csv("select count(*) as n from customs_declaration_history"), "n\n4\n");
+    assert_eq!(
+        out.trim(),
+        "ingested 0 file(s): 0 rows accepted, 0 rows rejected; 0 file(s) quarantined, 1 duplicate(s)"
+    );
+    assert_eq!(
+        p.csv("select count(*) as n from customs_declaration_history"),
+        "n\n4\n"
+    );
     let r = p.receipts("customs");
     assert_eq!(r.len(), 2);
     assert_eq!(r[1]["outcome"], "重复报送");
@@ -95,23 +127,58 @@ fn a_file_is_recognised_by_its_header_when_its_name_says_nothing() {
 fn unreadable_files_are_quarantined_with_a_reason_and_the_run_goes_on() {
     let p = Project::bundled();
     p.drop_file("customs", "空文件.csv", b"");
-    p.drop_file("customs", "损坏.xlsx", b"PK\x03\x04garbage that is not a zip");
+    p.drop_file(
+        "customs",
+        "损坏.xlsx",
+        b"PK\x03\x04garbage that is not a zip",
+    );
     p.drop_file("customs", "binary.bin", b"\x7fELF\x02\x01\x01\x00\x00\x00");
     p.drop_file("customs", "无表头.csv", "甲,乙,丙\n1,2,3\n".as_bytes());
-    p.drop_file("nobody", "报关单.csv", format!("{}\n", common::DECLARATIONS_CSV).as_bytes());
-    p.drop_file("customs", "报关单数据_ok.csv", common::DECLARATIONS_CSV.as_bytes());
+    p.drop_file(
+        "nobody",
+        "报关单.csv",
+        format!("{}\n", common::DECLARATIONS_CSV).as_bytes(),
+    );
+    p.drop_file(
+        "customs",
+        "报关单数据_ok.csv",
+        common::DECLARATIONS_CSV.as_bytes(),
+    );
     let out = p.ok(&["ingest"]);
-    assert_eq!(out.trim(), "ingested 1 file(s): 4 rows accepted, 1 rows rejected; 5 file(s) quarantined, 0 duplicate(s)");
+    assert_eq!(
+        out.trim(),
+        "ingested 1 file(s): 4 rows accepted, 1 rows rejected; 5 file(s) quarantined, 0 duplicate(s)"
+    );
     let q = p.files_under("quarantine");
-    assert_eq!(q.iter().filter(|f| f.ends_with(".reason.txt")).count(), 5, "{q:?}");
+    assert_eq!(
+        q.iter().filter(|f| f.ends_with(".reason.txt")).count(),
+        5,
+        "{q:?}"
+    );
     let reason = |name: &str| {
-        let f = q.iter().find(|f| f.contains(name) && f.ends_with(".reason.txt")).unwrap();
-        std::fs::read_to_string(p.path().join("data/quarantine").join(f)).unwrap().trim().to_string()
+        let f = q
+            .iter()
+            .find(|f| f.contains(name) && f.ends_with(".reason.txt"))
+            .unwrap();
+        std::fs::read_to_string(p.path().join("data/quarantine").join(f))
+            .unwrap()
+            .trim()
+            .to_string()
     };
     assert_eq!(reason("空文件"), "文件为空");
-    assert!(reason("损坏").starts_with("文件损坏或不完整"), "{}", reason("损坏"));
-    assert_eq!(reason("binary"), "无法识别的文件格式（二进制文件，既非Excel也非CSV）");
-    assert_eq!(reason("无表头"), "未能识别表头：前30行中没有与任何数据项匹配的表头行");
+    assert!(
+        reason("损坏").starts_with("文件损坏或不完整"),
+        "{}",
+        reason("损坏")
+    );
+    assert_eq!(
+        reason("binary"),
+        "无法识别的文件格式（二进制文件，既非Excel也非CSV）"
+    );
+    assert_eq!(
+        reason("无表头"),
+        "未能识别表头：前30行中没有与任何数据项匹配的表头行"
+    );
     assert!(reason("报关单.csv").contains("未登记的目录“nobody”"));
     assert!(p.files_under("inbox").is_empty());
 }
@@ -123,16 +190,39 @@ fn a_spreadsheet_with_a_banner_merged_title_real_dates_and_a_total_row() {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name("运抵提离").unwrap();
-    ws.merge_range(0, 0, 0, 4, "2026年11月 机场货物运抵提离数据", &Format::new()).unwrap();
-    for (c, h) in ["主运单号", "报关单号", "航班号", "运抵时间", "提离时间"].iter().enumerate() {
+    ws.merge_range(
+        0,
+        0,
+        0,
+        4,
+        "2026年11月 机场货物运抵提离数据",
+        &Format::new(),
+    )
+    .unwrap();
+    for (c, h) in ["主运单号", "报关单号", "航班号", "运抵时间", "提离时间"]
+        .iter()
+        .enumerate()
+    {
         ws.write(2, c as u16, *h).unwrap();
     }
     let dt = Format::new().set_num_format("yyyy-mm-dd hh:mm");
     ws.write(3, 0, "784-10000001").unwrap();
     ws.write(3, 1, "020120261000000001").unwrap();
     ws.write(3, 2, "CA1234").unwrap();
-    ws.write_with_format(3, 3, &ExcelDateTime::parse_from_str("2026-11-09 06:00:00").unwrap(), &dt).unwrap();
-    ws.write_with_format(3, 4, &ExcelDateTime::parse_from_str("2026-11-09 18:30:00").unwrap(), &dt).unwrap();
+    ws.write_with_format(
+        3,
+        3,
+        ExcelDateTime::parse_from_str("2026-11-09 06:00:00").unwrap(),
+        &dt,
+    )
+    .unwrap();
+    ws.write_with_format(
+        3,
+        4,
+        ExcelDateTime::parse_from_str("2026-11-09 18:30:00").unwrap(),
+        &dt,
+    )
+    .unwrap();
     ws.write(4, 0, "784-10000002").unwrap();
     ws.write(4, 1, 20120261000000002.0).unwrap(); // an entry id Excel stored as a number
     ws.write(4, 3, "2026-11-10 07:00").unwrap();
@@ -153,5 +243,12 @@ fn a_spreadsheet_with_a_banner_merged_title_real_dates_and_a_total_row() {
     assert_eq!(r["lines"][0]["column_letter"], "B");
     // The number already lost its last digit in the file (…002 is not a double): say so.
     assert_eq!(r["lines"][0]["value"], "20120261000000000");
-    assert!(r["lines"][0]["reason"].as_str().unwrap().starts_with("数字“20120261000000000”超过15位"), "{}", r["lines"]);
+    assert!(
+        r["lines"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("数字“20120261000000000”超过15位"),
+        "{}",
+        r["lines"]
+    );
 }

@@ -21,8 +21,7 @@
 //!   p90: pos 2.7 → 36 + 23·0.7 = 52.1; p95: pos 2.85 → 36 + 23·0.85 = 55.55; 24 h 2/4, 48 h 3/4.
 //! A sixth declaration lodged Monday 16 Nov 00:30 local (15 Nov 16:30 UTC) is in 2026-W47.
 
-mod common;
-use common::Project;
+use crate::common::Project;
 
 const HEADER: &str = "报关单号,进出口,申报地海关,监管方式,申报时间,接单时间,放行时间,是否查验\n";
 const DECLS: [&str; 6] = [
@@ -73,7 +72,10 @@ fn weekly_metrics_match_the_hand_computation() {
         p.csv("select entry_id, segment, local_time(from_at) as f, local_time(to_at) as t, from_file, to_file, hours from clearance_anomalies"),
         "entry_id,segment,f,t,from_file,to_file,hours\n020120261000000004,released_to_gate_out,2026-11-12 14:00,2026-11-12 13:00,报关单数据.csv,运抵提离.csv,-1.0\n"
     );
-    assert_eq!(p.csv("select entry_id from clearance_times where outlier"), "entry_id\n020120261000000005\n");
+    assert_eq!(
+        p.csv("select entry_id from clearance_times where outlier"),
+        "entry_id\n020120261000000005\n"
+    );
     // Monthly figures include the same five plus nothing else from November's imports.
     assert_eq!(
         p.csv("select n, median_h from clearance_metrics where period_kind = 'month' and period = '2026-11' and slice_kind = 'ie_flag' and slice_value = 'I' and segment = 'declared_to_released'"),
@@ -84,15 +86,22 @@ fn weekly_metrics_match_the_hand_computation() {
 #[test]
 fn metrics_do_not_depend_on_row_order_or_file_split() {
     let p = Project::bundled();
-    let first: String = std::iter::once(HEADER).chain([DECLS[4], DECLS[1], DECLS[5]]).collect();
-    let second: String = std::iter::once(HEADER).chain([DECLS[3], DECLS[0], DECLS[2]]).collect();
+    let first: String = std::iter::once(HEADER)
+        .chain([DECLS[4], DECLS[1], DECLS[5]])
+        .collect();
+    let second: String = std::iter::once(HEADER)
+        .chain([DECLS[3], DECLS[0], DECLS[2]])
+        .collect();
     p.drop_file("customs", "报关单数据_a.csv", first.as_bytes());
     p.drop_file("customs", "报关单数据_b.csv", second.as_bytes());
     let air_rev: String = {
         let mut lines: Vec<&str> = AIR.lines().collect();
         let header = lines.remove(0);
         lines.reverse();
-        std::iter::once(header).chain(lines).map(|l| format!("{l}\n")).collect()
+        std::iter::once(header)
+            .chain(lines)
+            .map(|l| format!("{l}\n"))
+            .collect()
     };
     p.drop_file("airport", "运抵提离.csv", air_rev.as_bytes());
     p.ok(&["ingest"]);

@@ -14,8 +14,7 @@
 //! - E7 …072 rated 失信企业 by customs: on the joint-punishment list, its own score untouched.
 //! - a registry row with a bad check character is rejected and never reaches the library.
 
-mod common;
-use common::Project;
+use crate::common::Project;
 
 const E: [&str; 7] = [
     "91150601000000001F",
@@ -41,11 +40,20 @@ fn project() -> Project {
         E[0], E[1], E[2], E[3], E[3], E[4], E[4]
     );
     p.drop_file("customs", "处罚案件.csv", pen.as_bytes());
-    let nc = format!("记录编号,统一社会信用代码,发现日期,不合格类别,严重程度\nN1,{},2026-05-10,标签,严重\nN2,{},2026-05-11,包装,严重\n", E[2], E[2]);
+    let nc = format!(
+        "记录编号,统一社会信用代码,发现日期,不合格类别,严重程度\nN1,{},2026-05-10,标签,严重\nN2,{},2026-05-11,包装,严重\n",
+        E[2], E[2]
+    );
     p.drop_file("ciq", "不合格记录.csv", nc.as_bytes());
-    let tax = format!("缴款书号,统一社会信用代码,缴款期限,缴款日期,税款金额(元)\nT1,{},2026-05-01,,12000\n", E[5]);
+    let tax = format!(
+        "缴款书号,统一社会信用代码,缴款期限,缴款日期,税款金额(元)\nT1,{},2026-05-01,,12000\n",
+        E[5]
+    );
     p.drop_file("customs", "欠税记录.csv", tax.as_bytes());
-    let credit = format!("统一社会信用代码,信用等级,生效日期\n{},一般信用企业,2025-01-01\n{},失信企业,2026-01-15\n", E[0], E[6]);
+    let credit = format!(
+        "统一社会信用代码,信用等级,生效日期\n{},一般信用企业,2025-01-01\n{},失信企业,2026-01-15\n",
+        E[0], E[6]
+    );
     p.drop_file("customs", "信用等级.csv", credit.as_bytes());
     let decl = format!(
         "报关单号,进出口,申报地海关,监管方式,收发货人,申报时间,货值(元)\n\
@@ -59,7 +67,9 @@ fn project() -> Project {
 
 fn grades(p: &Project, as_of: &str) -> String {
     p.ok(&["build", "--as-of", as_of, "--select", "credit_library"]);
-    p.csv("select right(uscc, 3) as e, score, grade, hard_trigger from credit_library order by uscc")
+    p.csv(
+        "select right(uscc, 3) as e, score, grade, hard_trigger from credit_library order by uscc",
+    )
 }
 
 #[test]
@@ -76,15 +86,33 @@ fn every_rule_on_its_boundaries() {
         grades(&p, "2026-08-01"),
         "e,score,grade,hard_trigger\n01F,100,D,true\n02J,100,A,false\n03M,94,B,false\n04Q,96,D,true\n05U,96,A,false\n06Y,100,A,false\n072,100,A,false\n"
     );
-    assert_eq!(grades(&p, "2026-08-02").lines().nth(6).unwrap(), "06Y,100,D,true");
+    assert_eq!(
+        grades(&p, "2026-08-02").lines().nth(6).unwrap(),
+        "06Y,100,D,true"
+    );
     // E4's ratio trigger counts 182 days from 2026-06-01: until 2026-11-30 (exclusive).
-    assert_eq!(grades(&p, "2026-11-29").lines().nth(4).unwrap(), "04Q,96,D,true");
-    assert_eq!(grades(&p, "2026-11-30").lines().nth(4).unwrap(), "04Q,96,A,false");
+    assert_eq!(
+        grades(&p, "2026-11-29").lines().nth(4).unwrap(),
+        "04Q,96,D,true"
+    );
+    assert_eq!(
+        grades(&p, "2026-11-30").lines().nth(4).unwrap(),
+        "04Q,96,A,false"
+    );
     // The smuggling case stops counting on the day its year ends.
-    assert_eq!(grades(&p, "2027-02-28").lines().nth(1).unwrap(), "01F,100,D,true");
-    assert_eq!(grades(&p, "2027-03-01").lines().nth(1).unwrap(), "01F,100,A,false");
+    assert_eq!(
+        grades(&p, "2027-02-28").lines().nth(1).unwrap(),
+        "01F,100,D,true"
+    );
+    assert_eq!(
+        grades(&p, "2027-03-01").lines().nth(1).unwrap(),
+        "01F,100,A,false"
+    );
     // The bad registry row was rejected with its reason.
-    assert_eq!(p.csv("select row, reason from quarantine where feed = 'enterprise_registry'"), "row,reason\n9,统一社会信用代码校验位错误\n");
+    assert_eq!(
+        p.csv("select row, reason from quarantine where feed = 'enterprise_registry'"),
+        "row,reason\n9,统一社会信用代码校验位错误\n"
+    );
 }
 
 #[test]
@@ -110,11 +138,20 @@ fn evidence_explain_and_the_joint_punishment_list() {
          04Q,一年内罚没金额超上年进出口总额千分之一且累计超100万元（报关企业30万元）,2026-11-30\n072,海关认定失信企业,\n"
     );
     let lib = p.csv(&format!("select official_category, rule_set_version, rating_basis from credit_library where uscc = '{}'", E[0]));
-    assert_eq!(lib, "official_category,rule_set_version,rating_basis\n一般信用企业,2026.1,联合办公室综合评价，非海关官方认定\n");
+    assert_eq!(
+        lib,
+        "official_category,rule_set_version,rating_basis\n一般信用企业,2026.1,联合办公室综合评价，非海关官方认定\n"
+    );
     let text = p.ok(&["explain", "credit", E[3], "--as-of", "2026-08-01"]);
-    assert!(text.contains("composite score 96 grade D (hard trigger)"), "{text}");
+    assert!(
+        text.contains("composite score 96 grade D (hard trigger)"),
+        "{text}"
+    );
     assert!(text.contains("H2_penalty_ratio"), "{text}");
-    assert!(text.contains("[credit_penalties P5] 2026-06-01 (counts until 2027-06-01)"), "{text}");
+    assert!(
+        text.contains("[credit_penalties P5] 2026-06-01 (counts until 2027-06-01)"),
+        "{text}"
+    );
     // Changes week over week: E6 drops to D in the week its tax becomes more than 3 months
     // overdue (Sunday 2026-08-02 ends ISO week 31).
     p.ok(&["build", "--as-of", "2026-08-09"]);

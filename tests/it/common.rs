@@ -1,6 +1,5 @@
 //! Shared helpers for the integration tests: a fresh copy of the bundled project in a temp dir,
 //! and a way to run the real binary in it.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -29,7 +28,10 @@ impl Project {
         let dir = tempfile::tempdir().unwrap();
         // The seed registry is left out so each test controls every delivery it counts.
         let settings = std::fs::read_to_string(root.join("sanhu.toml")).unwrap();
-        let settings = settings.replace("[[seeds]]\nfile = \"seed/task_registry.csv\"\nunit = \"commerce\"\n", "");
+        let settings = settings.replace(
+            "[[seeds]]\nfile = \"seed/task_registry.csv\"\nunit = \"commerce\"\n",
+            "",
+        );
         std::fs::write(dir.path().join("sanhu.toml"), settings).unwrap();
         for f in ["credit_rules.toml", "sharing.toml"] {
             std::fs::copy(root.join(f), dir.path().join(f)).unwrap();
@@ -109,10 +111,18 @@ impl Project {
     pub fn receipts(&self, unit: &str) -> Vec<serde_json::Value> {
         let dir = self.path().join("data/receipts").join(unit);
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
             .unwrap_or_default();
         files.sort();
-        files.iter().map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()).collect()
+        files
+            .iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .collect()
     }
 }
 

@@ -2,8 +2,7 @@
 //! missing), a unit that sends nothing, and the progress template round trip. As of Sunday
 //! 2026-11-22 (end of ISO week 2026-W47).
 
-mod common;
-use common::Project;
+use crate::common::{self, Project};
 use std::time::{Duration, SystemTime};
 
 const REGISTRY: &str = "任务编号,所属章节,任务名称,牵头单位,责任单位,完成时限,目标\n\
@@ -31,7 +30,12 @@ const PROGRESS: &str = "任务编号,报送单位,报送周期,报送日期,进�
 fn set_mtime(path: &std::path::Path, utc: &str) {
     let t = chrono::DateTime::parse_from_rfc3339(utc).unwrap();
     let st = SystemTime::UNIX_EPOCH + Duration::from_secs(t.timestamp() as u64);
-    std::fs::File::options().write(true).open(path).unwrap().set_modified(st).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(st)
+        .unwrap();
 }
 
 fn project() -> Project {
@@ -39,9 +43,17 @@ fn project() -> Project {
     p.drop_file("commerce", "任务清单_测试.csv", REGISTRY.as_bytes());
     p.drop_file("customs", "任务进展_customs.csv", PROGRESS.as_bytes());
     // customs_declaration for W46 is due Monday 2026-11-16 10:00 local (02:00Z).
-    let on_time = p.drop_file("customs", "报关单数据.csv", common::DECLARATIONS_CSV.as_bytes());
+    let on_time = p.drop_file(
+        "customs",
+        "报关单数据.csv",
+        common::DECLARATIONS_CSV.as_bytes(),
+    );
     set_mtime(&on_time, "2026-11-16T01:00:00Z");
-    let late = p.drop_file("ciq", "报检数据.csv", "报检号,报关单号,报检时间\nQ1,020120261000000001,2026-11-10 09:00\n".as_bytes());
+    let late = p.drop_file(
+        "ciq",
+        "报检数据.csv",
+        "报检号,报关单号,报检时间\nQ1,020120261000000001,2026-11-10 09:00\n".as_bytes(),
+    );
     set_mtime(&late, "2026-11-16T03:00:00Z");
     p.ok(&["ingest"]);
     p.ok(&["build", "--as-of", "2026-11-22"]);
@@ -73,7 +85,10 @@ fn feeds_on_time_late_missing_and_a_silent_unit() {
         "unit,feed,timeliness,at\nairport,airport_cargo,missing,\nciq,ciq_declaration,late,2026-11-16 11:00\ncustoms,customs_declaration,on_time,2026-11-16 09:00\n"
     );
     // Periods whose due time is after the as-of date are not judged.
-    assert_eq!(p.csv("select count(*) as n from feed_timeliness where period = '2026-W47'"), "n\n0\n");
+    assert_eq!(
+        p.csv("select count(*) as n from feed_timeliness where period = '2026-W47'"),
+        "n\n0\n"
+    );
     // Border sends nothing: every feed it owes is missing; it holds no task.
     assert_eq!(
         p.csv("select unit, tasks_held, reports_received, feeds_due, feeds_on_time, feeds_late, feeds_missing from unit_compliance where unit in ('border', 'customs') order by unit"),
@@ -85,12 +100,34 @@ fn feeds_on_time_late_missing_and_a_silent_unit() {
 fn the_progress_template_round_trip() {
     use calamine::{Reader, Xlsx, open_workbook};
     let p = project();
-    let out = p.ok(&["template", "task_progress", "--unit", "ciq", "--week", "2026-W48"]);
+    let out = p.ok(&[
+        "template",
+        "task_progress",
+        "--unit",
+        "ciq",
+        "--week",
+        "2026-W48",
+    ]);
     let path = std::path::PathBuf::from(out.trim());
     let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
     let range = wb.worksheet_range("任务进展").unwrap();
-    let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
-    assert_eq!(rows[3][..8], ["任务编号", "任务名称（参考）", "报送单位", "报送周期", "报送日期", "进展状态", "完成百分比", "进展说明"]);
+    let rows: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(
+        rows[3][..8],
+        [
+            "任务编号",
+            "任务名称（参考）",
+            "报送单位",
+            "报送周期",
+            "报送日期",
+            "进展状态",
+            "完成百分比",
+            "进展说明"
+        ]
+    );
     assert_eq!(rows[4][0], "T7"); // ciq holds only T7
     assert_eq!(rows.len(), 5);
     // The clerk fills status and percent and saves; rebuild the same sheet with the answers.
@@ -105,7 +142,11 @@ fn the_progress_template_round_trip() {
     ws.write(4, 5, "推进中").unwrap();
     ws.write(4, 6, 60).unwrap();
     ws.write(4, 7, "已完成联调").unwrap();
-    p.drop_file("ciq", "任务进展_ciq_2026-W48.xlsx", &filled.save_to_buffer().unwrap());
+    p.drop_file(
+        "ciq",
+        "任务进展_ciq_2026-W48.xlsx",
+        &filled.save_to_buffer().unwrap(),
+    );
     p.ok(&["ingest"]);
     assert_eq!(
         p.csv("select task_id, unit, period, reported_on, status, percent, note from task_progress where unit = 'ciq' and period = '2026-W48'"),

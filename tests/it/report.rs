@@ -3,20 +3,27 @@
 //! written by the binary read back and compared with the model. Regenerate a golden file with
 //! `UPDATE_GOLDEN=1 cargo test --release --test report` and review the diff.
 
-mod common;
-use common::Project;
+use crate::common::{self, Project};
 use std::time::{Duration, SystemTime};
 
 fn set_mtime(path: &std::path::Path, unix: u64) {
-    std::fs::File::options().write(true).open(path).unwrap().set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(unix)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(unix))
+        .unwrap();
 }
 
 fn golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
     }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}: run with UPDATE_GOLDEN=1", path.display()));
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {}: run with UPDATE_GOLDEN=1", path.display()));
     if want != actual {
         let diff: Vec<String> = want
             .lines()
@@ -26,7 +33,13 @@ fn golden(name: &str, actual: &str) {
             .take(10)
             .map(|(i, (a, b))| format!("line {}:\n  want: {a}\n  got:  {b}", i + 1))
             .collect();
-        panic!("{} differs ({} vs {} lines):\n{}", path.display(), want.lines().count(), actual.lines().count(), diff.join("\n"));
+        panic!(
+            "{} differs ({} vs {} lines):\n{}",
+            path.display(),
+            want.lines().count(),
+            actual.lines().count(),
+            diff.join("\n")
+        );
     }
 }
 
@@ -34,31 +47,63 @@ fn golden(name: &str, actual: &str) {
 fn weekly_workbook_matches_its_golden_dump_in_both_editions() {
     let p = Project::bundled();
     // Delivered Monday 2026-11-16 09:00 local, for week 2026-W46.
-    let f = p.drop_file("customs", "报关单数据_2026-W46.csv", common::DECLARATIONS_CSV.as_bytes());
+    let f = p.drop_file(
+        "customs",
+        "报关单数据_2026-W46.csv",
+        common::DECLARATIONS_CSV.as_bytes(),
+    );
     set_mtime(&f, 1_794_790_800);
     let air = p.drop_file("airport", "运抵提离_2026-W46.csv", "运单号,报关单号,运抵时间,提离时间\nW1,020120261000000001,2026-11-09 07:00,2026-11-09 18:00\n".as_bytes());
     set_mtime(&air, 1_794_790_800);
     let pen = p.drop_file("customs", "处罚案件_2026-W46.csv", "案件编号,统一社会信用代码,决定日期,案件类型,罚没金额(元),主动披露\nC1,91310110666007217T,2026-11-10,违规,80000,否\n".as_bytes());
     set_mtime(&pen, 1_794_790_800);
+    // The plan's task registry and one unit's progress, so the supervision sheets have rows.
+    let reg = p.drop_file(
+        "commerce",
+        "任务清单.csv",
+        include_str!("../../seed/task_registry.csv").as_bytes(),
+    );
+    set_mtime(&reg, 1_794_790_800);
+    let prog = p.drop_file(
+        "customs",
+        "任务进展_customs.csv",
+        "任务编号,报送单位,报送周期,报送日期,进展状态,完成百分比\n3.1.1,customs,2026-W46,2026-11-13,已完成,100\n3.1.4,customs,2026-W46,2026-11-13,推进中,60\n".as_bytes(),
+    );
+    set_mtime(&prog, 1_794_790_800);
     p.ok(&["ingest"]);
-    // The registry seed was delivered too; pin its time so the circular paragraph is stable.
     p.ok(&["build", "--as-of", "2026-11-22"]);
     let written = p.ok(&["report", "weekly", "--week", "2026-W46"]);
     let files: Vec<&str> = written.lines().collect();
     assert_eq!(files.len(), 2);
-    assert!(files[0].ends_with("reports/2026-W46/大通关周报-2026-W46-internal.xlsx"), "{written}");
-    assert!(files[1].ends_with("reports/2026-W46/大通关周报-2026-W46-circulated.xlsx"), "{written}");
+    assert!(
+        files[0].ends_with("reports/2026-W46/大通关周报-2026-W46-internal.xlsx"),
+        "{written}"
+    );
+    assert!(
+        files[1].ends_with("reports/2026-W46/大通关周报-2026-W46-circulated.xlsx"),
+        "{written}"
+    );
 
     let project = sanhu::config::load(p.path()).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     for (edition, file, name) in [
-        (sanhu::report::Edition::Internal, files[0], "weekly-2026-W46-internal.txt"),
-        (sanhu::report::Edition::Circulated, files[1], "weekly-2026-W46-circulated.txt"),
+        (
+            sanhu::report::Edition::Internal,
+            files[0],
+            "weekly-2026-W46-internal.txt",
+        ),
+        (
+            sanhu::report::Edition::Circulated,
+            files[1],
+            "weekly-2026-W46-circulated.txt",
+        ),
     ] {
         let wb = rt.block_on(async {
             let as_of = sanhu::jobs::week_as_of(&project, "2026-W46").unwrap();
             let (ctx, _) = sanhu::jobs::session(&project, as_of).await.unwrap();
-            sanhu::report::build_workbook(&ctx, &project, "weekly", "2026-W46", edition).await.unwrap()
+            sanhu::report::build_workbook(&ctx, &project, "weekly", "2026-W46", edition)
+                .await
+                .unwrap()
         });
         golden(name, &sanhu::report::dump::dump(&wb));
         // The file on disk holds the model's values, cell for cell.

@@ -1,0 +1,13 @@
+//! Integration tests: the real binary on fixture projects in temp dirs. One test crate (not one
+//! per file) so the release build links DataFusion once for all of them.
+
+mod common;
+
+mod clearance;
+mod credit;
+mod exchange;
+mod ingest;
+mod report;
+mod serve;
+mod supervision;
+mod validate;
