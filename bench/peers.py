@@ -205,8 +205,10 @@ def duckdb_metrics(lake, queries, out, outlier_hours):
     con.execute("CREATE MACRO hours_between(a, b) AS (epoch_us(b) - epoch_us(a)) / 3600000000.0")
     empty = {
         "park_warehouse": "SELECT NULL::VARCHAR AS entry_id, NULL::TIMESTAMPTZ AS in_at, NULL::TIMESTAMPTZ AS out_at, NULL::VARCHAR AS _source_file WHERE false",
+        # sanhu's credit library (a model it builds upstream of clearance_metrics), when the lake has one.
+        "credit_library": "SELECT NULL::VARCHAR AS uscc, NULL::VARCHAR AS grade WHERE false",
     }
-    for t in ("customs_declaration", "airport_cargo", "park_warehouse"):
+    for t in ("customs_declaration", "airport_cargo", "park_warehouse", "credit_library"):
         files = sorted(glob.glob(os.path.join(lake, t, "*.parquet")))
         if files:
             lst = "[" + ", ".join(f"'{f}'" for f in files) + "]"
@@ -261,7 +263,12 @@ def polars_metrics(lake, queries, out, outlier_hours):
     os.makedirs(out, exist_ok=True)
     times.write_parquet(os.path.join(out, "clearance_times.parquet"))
 
-    base = times.lazy().select("week", "month", "ie_flag", "customs_office", "trade_mode",
+    lib_files = sorted(glob.glob(os.path.join(lake, "credit_library", "*.parquet")))
+    lib = (pl.scan_parquet(lib_files).select(pl.col("uscc").alias("consignee_uscc"), pl.col("grade").alias("credit_grade"))
+           if lib_files else pl.LazyFrame(schema={"consignee_uscc": pl.String, "credit_grade": pl.String}))
+    base = times.lazy().join(lib, on="consignee_uscc", how="left").select(
+                               "week", "month", "ie_flag", "customs_office", "trade_mode",
+                               pl.col("credit_grade").fill_null("未评级"),
                                pl.when(pl.col("inspected")).then(pl.lit("true")).otherwise(pl.lit("false")).alias("inspected"),
                                *[f"{k}_h" for k in seg])
     long = pl.concat([base.select(pl.exclude([f"{j}_h" for j in seg]), pl.lit(k).alias("segment"), pl.col(f"{k}_h").alias("h"))
@@ -286,7 +293,7 @@ def polars_metrics(lake, queries, out, outlier_hours):
     parts = []
     for pk, pcol in (("week", "week"), ("month", "month")):
         for sk, scol in (("all", None), ("ie_flag", "ie_flag"), ("customs_office", "customs_office"),
-                         ("trade_mode", "trade_mode"), ("inspected", "inspected")):
+                         ("trade_mode", "trade_mode"), ("inspected", "inspected"), ("credit_grade", "credit_grade")):
             sv = pl.lit("all") if scol is None else pl.col(scol)
             parts.append(long.group_by(pl.col(pcol).alias("period"), sv.alias("slice_value"), "segment").agg(aggs)
                          .select(pl.lit(pk).alias("period_kind"), "period", pl.lit(sk).alias("slice_kind"),

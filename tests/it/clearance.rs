@@ -114,3 +114,45 @@ fn metrics_do_not_depend_on_row_order_or_file_split() {
          released_to_gate_out,3,5,0.6,30.0,30.0,46.0,48.0,10.0,50.0,0.3333,0.6667,0\n"
     );
 }
+
+/// The credit_grade slice: the consignee's grade in the credit library as of the build date.
+/// #1 and #2 are lodged by an enterprise with nothing against it (A), #3 by one with a smuggling
+/// case decided 2026-11-01 (hard trigger: D), #4 and #5 by nobody in the library (未评级).
+/// declared→released: A {1, 2} → median 1.5, p90 1.9; D {3}; 未评级 {4, 800} → median 402,
+/// p90 4 + 796·0.9 = 720.4, one outlier.
+#[test]
+fn metrics_sliced_by_the_consignees_credit_grade() {
+    let p = Project::bundled();
+    let clean = "91150601000000002J";
+    let smuggler = "91150601000000001F";
+    let consignees = [clean, clean, smuggler, "", ""];
+    let decls: String = std::iter::once(
+        "报关单号,进出口,申报地海关,监管方式,申报时间,接单时间,放行时间,是否查验,收发货人\n".to_string(),
+    )
+    .chain(
+        DECLS[..5]
+            .iter()
+            .zip(consignees)
+            .map(|(row, c)| format!("{},{c}\n", row.trim_end())),
+    )
+    .collect();
+    p.drop_file("customs", "报关单数据.csv", decls.as_bytes());
+    p.drop_file(
+        "commerce",
+        "企业名录.csv",
+        format!("统一社会信用代码,企业名称\n{clean},甲公司\n{smuggler},乙公司\n").as_bytes(),
+    );
+    p.drop_file(
+        "customs",
+        "处罚案件.csv",
+        format!("案件编号,统一社会信用代码,决定日期,案件类型,罚没金额(元),主动披露\nP1,{smuggler},2026-11-01,走私,10000,否\n").as_bytes(),
+    );
+    p.ok(&["ingest"]);
+    p.ok(&["build", "--as-of", "2026-11-22"]);
+    assert_eq!(
+        p.csv("select slice_value, n, declarations, median_h, p90_h, n_outliers from clearance_metrics \
+               where period_kind = 'week' and period = '2026-W46' and slice_kind = 'credit_grade' \
+               and segment = 'declared_to_released' order by slice_value"),
+        "slice_value,n,declarations,median_h,p90_h,n_outliers\nA,2,2,1.5,1.9,0\nD,1,1,3.0,3.0,0\n未评级,2,2,402.0,720.4,1\n"
+    );
+}
