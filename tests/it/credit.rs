@@ -158,3 +158,156 @@ fn evidence_explain_and_the_joint_punishment_list() {
     let changes = p.csv("select week, right(uscc, 3) as e, from_grade, to_grade from credit_changes where week = '2026-W31' order by uscc");
     assert_eq!(changes, "week,e,from_grade,to_grade\n2026-W31,06Y,A,D\n");
 }
+
+/// One enterprise per deduction rule that the first fixture does not reach (D3–D6) and the tax
+/// rule with a late payment, each on both sides of its boundary:
+/// - F1 …11T two CIQ findings, one 一般 (2026-03-10) and one with no severity (2026-03-20):
+///   both are minor non-conformities (D3, −1 each) → 98 on 2026-04-01.
+/// - F2 …12X inspection 异常 finished 2026-04-02 10:00 (D4, −1); a 正常 one adds nothing → 99.
+/// - F3 …131 imports arriving 2026-05-06 09:00 and declared 2026-05-20 10:00 (337 h, more than
+///   14 days: 滞报, D5, −1) and 09:00 (exactly 336 h: not late) → 99 from 2026-05-20.
+/// - F4 …144 tax due 2026-03-01 paid 2026-04-15 (late within three months, D6, −1), one due
+///   2026-03-01 paid 2026-06-01 (exactly three months: still D6, −1), one paid on its due day
+///   (nothing) → 98.
+/// - F5 …157 tax due 2026-03-01 paid 2026-06-02 (more than three months: H3 from 2026-06-02,
+///   stops counting three months after payment, on 2026-09-02).
+const F: [&str; 5] = [
+    "91510601000000011T",
+    "91510601000000012X",
+    "915106010000000131",
+    "915106010000000144",
+    "915106010000000157",
+];
+
+fn deductions_project() -> Project {
+    let p = Project::bundled();
+    let reg = format!(
+        "统一社会信用代码,企业名称,是否报关企业\n{},一号公司,否\n{},二号公司,否\n{},三号公司,否\n{},四号公司,否\n{},五号公司,否\n",
+        F[0], F[1], F[2], F[3], F[4]
+    );
+    p.drop_file("commerce", "企业名录.csv", reg.as_bytes());
+    let nc = format!(
+        "记录编号,统一社会信用代码,发现日期,不合格类别,严重程度\nM1,{},2026-03-10,标签,一般\nM2,{},2026-03-20,包装,\n",
+        F[0], F[0]
+    );
+    p.drop_file("ciq", "不合格记录.csv", nc.as_bytes());
+    let decl = format!(
+        "报关单号,进出口,申报地海关,监管方式,收发货人,申报时间,货值(元)\n\
+         071120261000000021,I,0711,0110,{f2},2026-04-01 10:00,1000\n\
+         071120261000000022,I,0711,0110,{f2},2026-04-01 11:00,1000\n\
+         071120261000000031,I,0711,0110,{f3},2026-05-20 10:00,1000\n\
+         071120261000000032,I,0711,0110,{f3},2026-05-20 09:00,1000\n",
+        f2 = F[1],
+        f3 = F[2]
+    );
+    p.drop_file("customs", "报关单数据.csv", decl.as_bytes());
+    p.drop_file(
+        "customs",
+        "查验记录.csv",
+        "查验编号,报关单号,查验开始时间,查验结束时间,查验结果\n\
+         IN1,071120261000000021,2026-04-02 09:00,2026-04-02 10:00,异常\n\
+         IN2,071120261000000022,2026-04-02 11:00,2026-04-02 12:00,正常\n"
+            .as_bytes(),
+    );
+    p.drop_file(
+        "airport",
+        "运抵提离.csv",
+        "运单号,报关单号,运抵时间,提离时间\n\
+         W31,071120261000000031,2026-05-06 09:00,\nW32,071120261000000032,2026-05-06 09:00,\n"
+            .as_bytes(),
+    );
+    let tax = format!(
+        "缴款书号,统一社会信用代码,缴款期限,缴款日期,税款金额(元)\n\
+         T41,{f4},2026-03-01,2026-04-15,1000\nT42,{f4},2026-03-01,2026-06-01,1000\nT43,{f4},2026-03-01,2026-03-01,1000\n\
+         T51,{f5},2026-03-01,2026-06-02,1000\n",
+        f4 = F[3],
+        f5 = F[4]
+    );
+    p.drop_file("customs", "欠税记录.csv", tax.as_bytes());
+    p.ok(&["ingest"]);
+    p
+}
+
+#[test]
+fn each_deduction_rule_on_its_own_fixture() {
+    let p = deductions_project();
+    assert_eq!(
+        p.csv("select count(*) as n from quarantine"),
+        "n\n0\n",
+        "every fixture row lands"
+    );
+    p.ok(&["build", "--as-of", "2026-08-01"]);
+    assert_eq!(
+        p.csv("select right(uscc, 3) as e, rule_id, points, source_key, event_date, counts_until from credit_evidence order by uscc, rule_id, source_key"),
+        "e,rule_id,points,source_key,event_date,counts_until\n\
+         11T,D3_ciq_minor,-1,M1,2026-03-10,2027-03-10\n\
+         11T,D3_ciq_minor,-1,M2,2026-03-20,2027-03-20\n\
+         12X,D4_inspection_anomaly,-1,IN1,2026-04-02,2027-04-02\n\
+         131,D5_late_declaration,-1,071120261000000031,2026-05-20,2027-05-20\n\
+         144,D6_tax_late,-1,T41,2026-04-15,2027-04-15\n\
+         144,D6_tax_late,-1,T42,2026-06-01,2027-06-01\n\
+         157,H3_tax_overdue,0,T51,2026-06-02,2026-09-02\n"
+    );
+    assert_eq!(
+        grades(&p, "2026-08-01"),
+        "e,score,grade,hard_trigger\n11T,98,A,false\n12X,99,A,false\n131,99,A,false\n144,98,A,false\n157,100,D,true\n"
+    );
+    // The day before each event the rule does not count yet; F5's trigger ends three months
+    // after the late payment.
+    assert_eq!(
+        grades(&p, "2026-03-09"),
+        "e,score,grade,hard_trigger\n11T,100,A,false\n12X,100,A,false\n131,100,A,false\n144,100,A,false\n157,100,A,false\n"
+    );
+    assert_eq!(
+        grades(&p, "2026-05-19"),
+        "e,score,grade,hard_trigger\n11T,98,A,false\n12X,99,A,false\n131,100,A,false\n144,99,A,false\n157,100,A,false\n"
+    );
+    assert_eq!(
+        grades(&p, "2026-09-01").lines().nth(5).unwrap(),
+        "157,100,D,true"
+    );
+    assert_eq!(
+        grades(&p, "2026-09-02").lines().nth(5).unwrap(),
+        "157,100,A,false"
+    );
+    // A minor finding stops counting on the day its year ends.
+    assert_eq!(
+        grades(&p, "2027-03-10").lines().nth(1).unwrap(),
+        "11T,99,A,false"
+    );
+}
+
+/// The credit sheets of the weekly workbook with data in them (2026-W31, as of Sunday
+/// 2026-08-02, the day E6 drops to D): 企业资信, 资信等级分布, 资信变动 and, in the
+/// internal edition only, 联合惩戒名单.
+#[test]
+fn credit_sheets_with_data_match_their_golden() {
+    const SHEETS: [&str; 4] = ["企业资信", "资信等级分布", "资信变动", "联合惩戒名单"];
+    let p = project();
+    p.ok(&["build", "--as-of", "2026-08-02"]);
+    let project = sanhu::config::load(p.path()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for (edition, name) in [
+        (sanhu::report::Edition::Internal, "credit-2026-W31-internal.txt"),
+        (sanhu::report::Edition::Circulated, "credit-2026-W31-circulated.txt"),
+    ] {
+        let wb = rt.block_on(async {
+            let as_of = sanhu::jobs::week_as_of(&project, "2026-W31").unwrap();
+            let (ctx, _) = sanhu::jobs::session(&project, as_of).await.unwrap();
+            sanhu::report::build_workbook(&ctx, &project, "weekly", "2026-W31", edition)
+                .await
+                .unwrap()
+        });
+        let dump = sanhu::report::dump::dump(&wb);
+        let credit: String = dump
+            .lines()
+            .filter(|l| {
+                SHEETS
+                    .iter()
+                    .any(|s| l.starts_with(&format!("{s}!")) || *l == format!("sheet {s}"))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        crate::common::golden(name, &credit);
+    }
+}

@@ -15,34 +15,6 @@ fn set_mtime(path: &std::path::Path, unix: u64) {
         .unwrap();
 }
 
-fn golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing {}: run with UPDATE_GOLDEN=1", path.display()));
-    if want != actual {
-        let diff: Vec<String> = want
-            .lines()
-            .zip(actual.lines())
-            .enumerate()
-            .filter(|(_, (a, b))| a != b)
-            .take(10)
-            .map(|(i, (a, b))| format!("line {}:\n  want: {a}\n  got:  {b}", i + 1))
-            .collect();
-        panic!(
-            "{} differs ({} vs {} lines):\n{}",
-            path.display(),
-            want.lines().count(),
-            actual.lines().count(),
-            diff.join("\n")
-        );
-    }
-}
-
 #[test]
 fn weekly_workbook_matches_its_golden_dump_in_both_editions() {
     let p = Project::bundled();
@@ -105,7 +77,7 @@ fn weekly_workbook_matches_its_golden_dump_in_both_editions() {
                 .await
                 .unwrap()
         });
-        golden(name, &sanhu::report::dump::dump(&wb));
+        common::golden(name, &sanhu::report::dump::dump(&wb));
         // The file on disk holds the model's values, cell for cell.
         assert_eq!(
             sanhu::report::dump::dump_xlsx_values(std::path::Path::new(file)).unwrap(),
