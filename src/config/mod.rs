@@ -183,6 +183,15 @@ pub struct Expectation {
     pub time: NaiveTime,
 }
 
+/// The period of a `replace_period` table: `column` at `grain`, within the `per` columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    pub column: String,
+    pub ty: ColumnType,
+    pub grain: PeriodGrain,
+    pub per: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     pub feed: String,
@@ -191,6 +200,8 @@ pub struct Pipeline {
     pub table: String,
     pub title: String,
     pub mode: DeliveryMode,
+    /// With `replace_period`: how a row's period is found.
+    pub period: Option<Period>,
     pub patterns: Vec<String>,
     pub matcher: GlobSet,
     pub expect: Option<Expectation>,
@@ -261,9 +272,81 @@ impl Project {
             .next()
             .unwrap_or(DeliveryMode::Append)
     }
+    /// The period rule of a `replace_period` table.
+    pub fn table_period(&self, table: &str) -> Option<&Period> {
+        self.pipelines
+            .iter()
+            .filter(|p| p.table == table)
+            .find_map(|p| p.period.as_ref())
+    }
     pub fn limits(&self) -> &IntakeLimits {
         &self.settings.intake
     }
+}
+
+/// Check a pipeline's `[period]` against its mode and its table's columns.
+fn resolve_period(
+    src: &SourceText,
+    file: &PipelineFile,
+    schema: Option<&Schema>,
+    problems: &mut Vec<Problem>,
+) -> Option<Period> {
+    let spec = match (&file.period, file.mode) {
+        (None, DeliveryMode::ReplacePeriod) => {
+            problems.push(src.problem(
+                0..0,
+                "`mode = \"replace_period\"` needs a `[period]` table naming the period column",
+            ));
+            return None;
+        }
+        (None, _) => return None,
+        (Some(spec), DeliveryMode::ReplacePeriod) => spec,
+        (Some(spec), mode) => {
+            problems.push(src.problem(
+                spec.column.span(),
+                format!("`[period]` only applies to `mode = \"replace_period\"` (this feed is {mode:?})"),
+            ));
+            return None;
+        }
+    };
+    let schema = schema?;
+    let mut ok = true;
+    let ty = match schema.column_index(spec.column.get_ref()) {
+        Some(i) => schema.columns[i].ty,
+        None => {
+            problems.push(src.problem(
+                spec.column.span(),
+                format!("table `{}` has no column `{}`", schema.name, spec.column.get_ref()),
+            ));
+            return None;
+        }
+    };
+    let grain = *spec.grain.get_ref();
+    if grain != PeriodGrain::Value && !matches!(ty, ColumnType::Date | ColumnType::Timestamp) {
+        problems.push(src.problem(
+            spec.grain.span(),
+            format!(
+                "grain {grain:?} needs a date or timestamp column; `{}` is {ty:?} (use grain = \"value\")",
+                spec.column.get_ref()
+            ),
+        ));
+        ok = false;
+    }
+    for c in &spec.per {
+        if schema.column_index(c.get_ref()).is_none() {
+            problems.push(src.problem(
+                c.span(),
+                format!("table `{}` has no column `{}`", schema.name, c.get_ref()),
+            ));
+            ok = false;
+        }
+    }
+    ok.then(|| Period {
+        column: spec.column.get_ref().clone(),
+        ty,
+        grain,
+        per: spec.per.iter().map(|c| c.get_ref().clone()).collect(),
+    })
 }
 
 /// Read every config file under `root` and resolve them against each other.
@@ -434,12 +517,14 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
                 }
             }
         });
+        let period = resolve_period(src, &file, schemas.get(file.table.get_ref()), &mut problems);
         pipelines.push(Pipeline {
             feed,
             unit,
             table: file.table.get_ref().clone(),
             title: file.title.clone(),
             mode: file.mode,
+            period,
             patterns: patterns.clone(),
             matcher,
             expect,
@@ -450,15 +535,15 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
     for (i, p) in pipelines.iter().enumerate() {
         if let Some(q) = pipelines[..i]
             .iter()
-            .find(|q| q.table == p.table && q.mode != p.mode)
+            .find(|q| q.table == p.table && (q.mode != p.mode || q.period != p.period))
         {
             problems.push(Problem {
                 file: p.file.clone(),
                 line: 0,
                 col: 0,
                 message: format!(
-                    "mode {:?} differs from feed `{}` ({:?}) writing the same table `{}`",
-                    p.mode, q.feed, q.mode, p.table
+                    "mode {:?} (period {:?}) differs from feed `{}` ({:?}, period {:?}) writing the same table `{}`",
+                    p.mode, p.period, q.feed, q.mode, q.period, p.table
                 ),
             });
         }

@@ -60,6 +60,8 @@ pub struct IntakeLimits {
     pub max_rows: u64,
     pub max_columns: u32,
     pub batch_rows: usize,
+    /// A file still being read after this many seconds is given up and quarantined.
+    pub read_timeout_secs: u64,
 }
 
 impl Default for IntakeLimits {
@@ -70,6 +72,7 @@ impl Default for IntakeLimits {
             max_rows: 5_000_000,
             max_columns: 512,
             batch_rows: 16_384,
+            read_timeout_secs: 1800,
         }
     }
 }
@@ -222,6 +225,9 @@ pub struct PipelineFile {
     pub title: String,
     #[serde(default)]
     pub mode: DeliveryMode,
+    /// Required with `mode = "replace_period"`.
+    #[serde(default)]
+    pub period: Option<PeriodSpec>,
     pub source: SourceSpec,
     #[serde(default)]
     pub expect: Option<ExpectSpec>,
@@ -238,6 +244,37 @@ pub enum DeliveryMode {
     Upsert,
     /// The latest delivery is the whole table.
     ReplaceAll,
+    /// A delivery replaces the earlier deliveries' rows of the periods it covers (`[period]`).
+    ReplacePeriod,
+}
+
+/// `[period]` of a `replace_period` pipeline: which column gives a row's period, at what grain,
+/// and within which columns (e.g. each unit's report replaces only its own).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodSpec {
+    pub column: Spanned<String>,
+    #[serde(default = "default_grain")]
+    pub grain: Spanned<PeriodGrain>,
+    #[serde(default)]
+    pub per: Vec<Spanned<String>>,
+}
+
+fn default_grain() -> Spanned<PeriodGrain> {
+    Spanned::new(0..0, PeriodGrain::Value)
+}
+
+/// How a period column's value becomes the period: as it is, or the local day, ISO week,
+/// month or year of a date or timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodGrain {
+    #[default]
+    Value,
+    Day,
+    Week,
+    Month,
+    Year,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,7 +2,8 @@
 //!
 //! Every canonical table is registered twice: `<table>_history` holds every delivery's rows with
 //! their lineage, and `<table>` is the current state under the feed's delivery mode (append: all
-//! rows; upsert: the latest delivery's row per key; replace_all: the latest delivery only). The
+//! rows; upsert: the latest delivery's row per key; replace_all: the latest delivery only;
+//! replace_period: per period, the rows of the latest delivery that holds that period). The
 //! ingest ledger is visible as `deliveries`, rejected rows as `quarantine`. Models are plain SQL
 //! files; the tables each one reads are found from the SQL itself, and models run in that
 //! dependency order, each result written back to the lake as a table of its own.
@@ -123,29 +124,7 @@ pub async fn register_lake(
             )
             .await?;
         }
-        let cols: Vec<String> = lake_schema
-            .fields()
-            .iter()
-            .map(|f| format!("\"{}\"", f.name()))
-            .collect();
-        let cols = cols.join(", ");
-        let key: Vec<String> = schema
-            .key
-            .iter()
-            .map(|&k| format!("\"{}\"", schema.columns[k].name))
-            .collect();
-        let view = match project.table_mode(name) {
-            DeliveryMode::Append => format!("SELECT {cols} FROM \"{history}\""),
-            DeliveryMode::Upsert => format!(
-                "SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {} ORDER BY \"_delivery\" DESC, \"_source_row\" DESC) AS \"__rn\" FROM \"{history}\") WHERE \"__rn\" = 1",
-                key.join(", ")
-            ),
-            DeliveryMode::ReplaceAll => {
-                format!(
-                    "SELECT {cols} FROM \"{history}\" WHERE \"_delivery\" = (SELECT max(\"_delivery\") FROM \"{history}\")"
-                )
-            }
-        };
+        let view = current_state_sql(project, name, None);
         ctx.sql(&format!("CREATE OR REPLACE VIEW \"{name}\" AS {view}"))
             .await?;
     }
@@ -174,6 +153,69 @@ pub async fn register_lake(
         }
     }
     Ok(())
+}
+
+/// The current state of canonical table `name` under its feed's delivery mode, as a SELECT over
+/// `<name>_history`; with `since`, only the current rows that came from deliveries after it.
+///
+/// The `since` form filters history *before* the window: under every mode the current row of a
+/// key (or period) touched after `since` is the latest among the rows delivered after `since`,
+/// so the result equals `SELECT … FROM <view> WHERE _delivery > since` while reading only the
+/// new deliveries (the exchange's incremental packages stay cheap on years of history).
+pub fn current_state_sql(project: &Project, name: &str, since: Option<i64>) -> String {
+    let schema = &project.schemas[name];
+    let lake_schema = schema.lake_schema();
+    let history = format!("{name}_history");
+    let cols: Vec<String> = lake_schema
+        .fields()
+        .iter()
+        .map(|f| format!("\"{}\"", f.name()))
+        .collect();
+    let cols = cols.join(", ");
+    let key: Vec<String> = schema
+        .key
+        .iter()
+        .map(|&k| format!("\"{}\"", schema.columns[k].name))
+        .collect();
+    let source = match since {
+        Some(s) => format!("(SELECT * FROM \"{history}\" WHERE \"_delivery\" > {s})"),
+        None => format!("\"{history}\""),
+    };
+    match project.table_mode(name) {
+        DeliveryMode::Append => format!("SELECT {cols} FROM {source}"),
+        DeliveryMode::Upsert => format!(
+            "SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {} ORDER BY \"_delivery\" DESC, \"_source_row\" DESC) AS \"__rn\" FROM {source}) WHERE \"__rn\" = 1",
+            key.join(", ")
+        ),
+        DeliveryMode::ReplaceAll => format!(
+            "SELECT {cols} FROM {source} WHERE \"_delivery\" = (SELECT max(\"_delivery\") FROM \"{history}\")"
+        ),
+        DeliveryMode::ReplacePeriod => match project.table_period(name) {
+            Some(period) => format!(
+                "SELECT {cols} FROM (SELECT *, max(\"_delivery\") OVER (PARTITION BY {}) AS \"__latest\" FROM {source}) WHERE \"_delivery\" = \"__latest\"",
+                period_partition(period)
+            ),
+            // `validate` reports a replace_period feed without a usable [period].
+            None => format!("SELECT {cols} FROM {source}"),
+        },
+    }
+}
+
+/// The PARTITION BY list of a replace_period view: the row's period at its grain (local time
+/// for timestamps), then the `per` columns. A delivery holding any row of a period replaces every
+/// earlier row of that period (within the same `per` values).
+fn period_partition(period: &crate::config::Period) -> String {
+    use crate::config::spec::PeriodGrain;
+    let c = format!("\"{}\"", period.column);
+    let mut parts = vec![match period.grain {
+        PeriodGrain::Value => c,
+        PeriodGrain::Day => format!("local_date({c})"),
+        PeriodGrain::Week => format!("iso_week({c})"),
+        PeriodGrain::Month => format!("local_month({c})"),
+        PeriodGrain::Year => format!("substr(local_month({c}), 1, 4)"),
+    }];
+    parts.extend(period.per.iter().map(|p| format!("\"{p}\"")));
+    parts.join(", ")
 }
 
 /// The ledger as the `deliveries` table.
