@@ -198,6 +198,7 @@ fn parse_file(
     path: &Path,
     file_name: &str,
     delivery: i64,
+    cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Parsed, ParseFailure> {
     let limits = project.limits();
     let format = intake::sniff(path, limits)?;
@@ -251,6 +252,9 @@ fn parse_file(
         .map_err(|e| ParseFailure::Job(e.into()))?;
     let mut write_err: Option<crate::lake::LakeError> = None;
     intake::stream(path, format, &detection.sheet, limits, &mut |row, cells| {
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
         if let Some(batch) = norm.push_row(row, cells)
             && let Err(e) = out.write(&batch)
         {
@@ -329,6 +333,72 @@ fn write_issues(
 }
 
 /// Ingest one file from `unit`'s inbox.
+/// `parse_file` on a thread of its own, so that neither a reader panic nor a reader that hangs
+/// takes the run down: a panic becomes a quarantined file with the panic's message, and a file
+/// still being read after `[intake] read_timeout_secs` is given up. The reader is told to stop
+/// at its next row; one stuck inside a library call is left behind (its `.partial` output is
+/// never committed and is swept by the next run's recovery).
+fn parse_guarded(
+    project: &Project,
+    lake: &Lake,
+    unit: &str,
+    path: &Path,
+    file_name: &str,
+    delivery: i64,
+) -> Result<Parsed, ParseFailure> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let secs = project.limits().read_timeout_secs;
+    let cancel = std::sync::Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let job = {
+        let (project, lake, unit, path, file_name, cancel) = (
+            project.clone(),
+            lake.clone(),
+            unit.to_string(),
+            path.to_path_buf(),
+            file_name.to_string(),
+            cancel.clone(),
+        );
+        move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                parse_file(&project, &lake, &unit, &path, &file_name, delivery, &cancel)
+            }));
+            // The receiver is gone when the run gave up on this file: nothing to hand over.
+            let _ = tx.send(r);
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name(format!("reader-{delivery}"))
+        .spawn(job)
+    {
+        return Err(ParseFailure::Job(JobError::Io(path.to_path_buf(), e)));
+    }
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(Ok(r)) => r,
+        Ok(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(file = %path.display(), panic = %what, "reader panicked");
+            Err(ParseFailure::File(format!(
+                "文件无法解析（读取程序异常：{what}）"
+            )))
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            cancel.store(true, Ordering::Relaxed);
+            tracing::error!(file = %path.display(), secs, "reader timed out");
+            Err(ParseFailure::File(format!(
+                "读取超时：超过{secs}秒仍未读完，文件可能已损坏或结构异常，请检查后重新报送"
+            )))
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(ParseFailure::File(
+            "文件无法解析（读取程序意外退出）".to_string(),
+        )),
+    }
+}
+
 pub fn ingest_file(
     project: &Project,
     lake: &Lake,
@@ -403,23 +473,7 @@ pub fn ingest_file(
             "文件放在了未登记的目录“{unit_dir}”下，请放入本单位的收件目录（inbox/<单位代码>/）"
         )))
     } else {
-        // A reader bug on a hostile file must not take the run down with it.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            parse_file(project, lake, unit, path, &file_name, delivery)
-        })) {
-            Ok(r) => r,
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(file = %path.display(), panic = %what, "reader panicked");
-                Err(ParseFailure::File(format!(
-                    "文件无法解析（读取程序异常：{what}）"
-                )))
-            }
-        }
+        parse_guarded(project, lake, unit, path, &file_name, delivery)
     };
 
     match parsed {

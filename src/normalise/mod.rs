@@ -10,6 +10,8 @@
 pub mod codes;
 pub mod datetime;
 pub mod header;
+#[doc(hidden)]
+pub mod fuzz;
 
 use crate::config::spec::{CodeCheck, ColumnType, OnInvalid, RowCheckKind};
 use crate::config::{Column, Schema};
