@@ -182,9 +182,16 @@ pub async fn exchange(
             if let Some(f) = &grant.filter {
                 conds.push(format!("({f})"));
             }
-            if let Some(s) = since {
-                conds.push(format!("{} > {s}", quote_ident(LINEAGE_DELIVERY)));
-            }
+            // Incremental: the current rows from deliveries after the last package, read from
+            // those deliveries only (not the whole history behind the current-state view).
+            let from = match (canonical, since) {
+                (Some(_), Some(_)) => format!(
+                    "({}) AS {}",
+                    crate::transform::current_state_sql(project, &grant.table, since),
+                    quote_ident(&grant.table)
+                ),
+                _ => quote_ident(&grant.table),
+            };
             let sql = format!(
                 "SELECT {} FROM {}{}",
                 columns
@@ -192,7 +199,7 @@ pub async fn exchange(
                     .map(|c| quote_ident(c))
                     .collect::<Vec<_>>()
                     .join(", "),
-                quote_ident(&grant.table),
+                from,
                 if conds.is_empty() {
                     String::new()
                 } else {
@@ -204,39 +211,35 @@ pub async fn exchange(
                 table: grant.table.clone(),
                 source,
             };
-            let batches: Vec<RecordBatch> = ctx
-                .sql(&sql)
-                .await
-                .map_err(err)?
-                .collect()
-                .await
-                .map_err(err)?;
-            let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+            // Streamed into the Parquet file; batches are kept for the xlsx edition only while
+            // the table still fits in it, so a large table never sits in memory whole.
+            let df = ctx.sql(&sql).await.map_err(err)?;
+            let schema: std::sync::Arc<datafusion::arrow::datatypes::Schema> =
+                std::sync::Arc::new(df.schema().as_arrow().clone());
+            let mut stream = df.execute_stream().await.map_err(err)?;
+            let file = dir.join(format!("{}.parquet", grant.table));
+            let tmp_lake = Lake { root: dir.clone() };
+            let write_err = |e: crate::lake::LakeError| ExchangeError::Write(file.clone(), e.to_string());
+            let mut w = tmp_lake.create(file.clone(), schema).map_err(write_err)?;
+            let mut rows: u64 = 0;
             let mut deliveries = BTreeSet::new();
-            if canonical.is_some() {
-                for b in &batches {
-                    if let Some(col) = b.column_by_name(LINEAGE_DELIVERY) {
-                        let a = col.as_primitive::<Int64Type>();
-                        deliveries.extend(a.iter().flatten());
-                    }
+            let mut batches: Vec<RecordBatch> = Vec::new();
+            while let Some(b) = futures::StreamExt::next(&mut stream).await {
+                let b = b.map_err(err)?;
+                rows += b.num_rows() as u64;
+                if canonical.is_some()
+                    && let Some(col) = b.column_by_name(LINEAGE_DELIVERY)
+                {
+                    deliveries.extend(col.as_primitive::<Int64Type>().iter().flatten());
+                }
+                w.write(&b).map_err(write_err)?;
+                if (rows as usize) <= XLSX_MAX_ROWS {
+                    batches.push(b);
+                } else {
+                    batches.clear();
                 }
             }
-            // Parquet, written atomically through the lake's writer.
-            let file = dir.join(format!("{}.parquet", grant.table));
-            let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| {
-                std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty())
-            });
-            let tmp_lake = Lake { root: dir.clone() };
-            let mut w = tmp_lake
-                .create(file.clone(), schema)
-                .map_err(|e| ExchangeError::Write(file.clone(), e.to_string()))?;
-            for b in &batches {
-                w.write(b)
-                    .map_err(|e| ExchangeError::Write(file.clone(), e.to_string()))?;
-            }
-            w.finish()
-                .and_then(|f| f.commit())
-                .map_err(|e| ExchangeError::Write(file.clone(), e.to_string()))?;
+            w.finish().and_then(|f| f.commit()).map_err(write_err)?;
             let digest = sha256(&file)?;
             if (rows as usize) > XLSX_MAX_ROWS {
                 sheets.push(Sheet {
