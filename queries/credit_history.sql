@@ -5,15 +5,26 @@ WITH weeks AS (
     SELECT arrow_cast(arrow_cast(DATE '{{as_of}}', 'Int32') - CAST(k * 7 AS INT), 'Date32') AS week_end
     FROM unnest(range(0, 27)) AS t(k)
 ),
-pts AS (
-    SELECT w.week_end, e.uscc,
-        sum(CASE WHEN ev.uscc IS NOT NULL THEN ev.points ELSE 0 END) AS points,
-        bool_or(coalesce(ev.hard_trigger, false))                     AS hard,
+-- The evidence counting at each week end, aggregated per enterprise that has any (a few
+-- thousand groups), then spread over every registered enterprise by an equi-join: aggregating
+-- the enterprise × week grid itself (string_agg per group) was the slow way.
+counting AS (
+    SELECT w.week_end, ev.uscc,
+        sum(ev.points)                                      AS points,
+        bool_or(ev.hard_trigger)                            AS hard,
         string_agg(ev.rule_id, ',' ORDER BY ev.rule_id, ev.source_key) AS rules
     FROM weeks w
+    JOIN credit_events ev ON ev.event_date <= w.week_end AND ev.counts_until > w.week_end
+    GROUP BY w.week_end, ev.uscc
+),
+pts AS (
+    SELECT w.week_end, e.uscc,
+        coalesce(c.points, 0)    AS points,
+        coalesce(c.hard, false)  AS hard,
+        c.rules
+    FROM weeks w
     CROSS JOIN enterprise e
-    LEFT JOIN credit_events ev ON ev.uscc = e.uscc AND ev.event_date <= w.week_end AND ev.counts_until > w.week_end
-    GROUP BY w.week_end, e.uscc
+    LEFT JOIN counting c ON c.uscc = e.uscc AND c.week_end = w.week_end
 )
 SELECT week_end, iso_week(arrow_cast(CAST(week_end AS TIMESTAMP), 'Timestamp(µs, "UTC")')) AS week, uscc,
     {{credit_start}} + points AS score,
