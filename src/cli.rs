@@ -244,7 +244,17 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 return ExitCode::from(EX_CONFIG);
             }
         }
-        Command::Ingest => jobs::ingest_all(&project, progress).map(|files| print_ingest(&files)),
+        Command::Ingest => match jobs::ingest_all(&project, progress) {
+            Ok(files) => {
+                print_ingest(&files);
+                // Materialise the current state of the tables that changed, so the next query
+                // or report does not pay for it.
+                jobs::session(&project, crate::transform::AsOf(jobs::today(&project)))
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        },
         Command::Build { select, as_of } => jobs::build(
             &project,
             select.as_deref(),

@@ -97,6 +97,13 @@ fn replace_period_across_three_deliveries_and_the_same_correction_twice() {
     let out = p.ok(&["ingest"]);
     assert!(out.contains("1 duplicate(s)"), "{out}");
     assert_eq!(current_progress(&p), want);
+    // The current state is materialised once per state of the history; the stale copy is gone.
+    let snapshots: Vec<String> = p
+        .files_under("current")
+        .into_iter()
+        .filter(|f| f.starts_with("task_progress."))
+        .collect();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
     // History keeps all six rows of the three deliveries.
     assert_eq!(
         p.csv("select count(*) as n, count(distinct _delivery) as d from task_progress_history"),
