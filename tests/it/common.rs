@@ -126,6 +126,18 @@ impl Project {
     }
 }
 
+/// Set a file's modification time (the delivery time sanhu judges timeliness by), RFC 3339.
+pub fn set_mtime(path: &Path, utc: &str) {
+    let t = chrono::DateTime::parse_from_rfc3339(utc).unwrap();
+    let st = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(t.timestamp() as u64);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(st)
+        .unwrap();
+}
+
 /// Compare `actual` with `tests/golden/<name>`; `UPDATE_GOLDEN=1` rewrites the file instead.
 pub fn golden(name: &str, actual: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

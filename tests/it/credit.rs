@@ -140,7 +140,7 @@ fn evidence_explain_and_the_joint_punishment_list() {
     let lib = p.csv(&format!("select official_category, rule_set_version, rating_basis from credit_library where uscc = '{}'", E[0]));
     assert_eq!(
         lib,
-        "official_category,rule_set_version,rating_basis\n一般信用企业,2026.1,联合办公室综合评价，非海关官方认定\n"
+        "official_category,rule_set_version,rating_basis\n一般信用企业,2026.2,联合办公室综合评价，非海关官方认定\n"
     );
     let text = p.ok(&["explain", "credit", E[3], "--as-of", "2026-08-01"]);
     assert!(
@@ -310,4 +310,50 @@ fn credit_sheets_with_data_match_their_golden() {
             .collect();
         crate::common::golden(name, &credit);
     }
+}
+
+/// D7 申报差错: a declaration sent again with a declared field changed is a correction.
+/// F6 …16A: 1st file (made 2026-03-02) declares #61 at ¥1,000 and #62 at ¥2,000; the 2nd (made
+/// 2026-03-09) changes #61 to ¥1,500 (an error, dated 2026-03-09) and only adds #62's release time
+/// (progress, not an error); the 3rd (made 2026-03-16) repeats #61 unchanged in a cumulative
+/// export with a new #63 (not an error). → one D7 deduction, 99 from 2026-03-09 for a year.
+#[test]
+fn a_corrected_declaration_is_a_declaration_error() {
+    let f6 = "91510601000000016A";
+    let p = Project::bundled();
+    p.drop_file(
+        "commerce",
+        "企业名录.csv",
+        format!("统一社会信用代码,企业名称\n{f6},六号公司\n").as_bytes(),
+    );
+    let header = "报关单号,进出口,申报地海关,监管方式,收发货人,申报时间,放行时间,货值(元)\n";
+    let files = [
+        ("报关单数据_1.csv", "2026-03-02T01:00:00Z", vec![("61", "", "1000"), ("62", "", "2000")]),
+        ("报关单数据_2.csv", "2026-03-09T01:00:00Z", vec![("61", "", "1500"), ("62", "2026-03-01 12:00", "2000")]),
+        ("报关单数据_3.csv", "2026-03-16T01:00:00Z", vec![("61", "", "1500"), ("63", "", "3000")]),
+    ];
+    for (name, made, rows) in files {
+        let mut csv = header.to_string();
+        for (seq, released, value) in rows {
+            csv.push_str(&format!(
+                "0711202610000000{seq},I,0711,0110,{f6},2026-03-01 10:00,{released},{value}\n"
+            ));
+        }
+        let f = p.drop_file("customs", name, csv.as_bytes());
+        crate::common::set_mtime(&f, made);
+        p.ok(&["ingest"]);
+    }
+    p.ok(&["build", "--as-of", "2026-03-31"]);
+    assert_eq!(
+        p.csv("select rule_id, points, split_part(source_key, '@', 1) as entry, event_date, counts_until from credit_evidence"),
+        "rule_id,points,entry,event_date,counts_until\nD7_declaration_error,-1,071120261000000061,2026-03-09,2027-03-09\n"
+    );
+    assert_eq!(
+        grades(&p, "2026-03-08"),
+        "e,score,grade,hard_trigger\n16A,100,A,false\n"
+    );
+    assert_eq!(
+        grades(&p, "2026-03-09"),
+        "e,score,grade,hard_trigger\n16A,99,A,false\n"
+    );
 }

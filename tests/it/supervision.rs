@@ -2,8 +2,7 @@
 //! missing), a unit that sends nothing, and the progress template round trip. As of Sunday
 //! 2026-11-22 (end of ISO week 2026-W47).
 
-use crate::common::{self, Project};
-use std::time::{Duration, SystemTime};
+use crate::common::{self, Project, set_mtime};
 
 const REGISTRY: &str = "任务编号,所属章节,任务名称,牵头单位,责任单位,完成时限,目标\n\
     T1,三(一),今天到期,commerce,customs,2026-11-22,x\n\
@@ -25,18 +24,6 @@ const PROGRESS: &str = "任务编号,报送单位,报送周期,报送日期,进�
     T7,customs,2026-W47,2026-11-20,已完成,100\n\
     T7,ciq,2026-W47,2026-11-21,已完成,100\n\
     T1,customs,2026-W48,2026-11-27,已完成,100\n";
-
-/// Set a file's modification time (the delivery time sanhu judges timeliness by).
-fn set_mtime(path: &std::path::Path, utc: &str) {
-    let t = chrono::DateTime::parse_from_rfc3339(utc).unwrap();
-    let st = SystemTime::UNIX_EPOCH + Duration::from_secs(t.timestamp() as u64);
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(st)
-        .unwrap();
-}
 
 fn project() -> Project {
     let p = Project::bundled();
