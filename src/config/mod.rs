@@ -304,7 +304,9 @@ fn resolve_period(
         (Some(spec), mode) => {
             problems.push(src.problem(
                 spec.column.span(),
-                format!("`[period]` only applies to `mode = \"replace_period\"` (this feed is {mode:?})"),
+                format!(
+                    "`[period]` only applies to `mode = \"replace_period\"` (this feed is {mode:?})"
+                ),
             ));
             return None;
         }
@@ -316,7 +318,11 @@ fn resolve_period(
         None => {
             problems.push(src.problem(
                 spec.column.span(),
-                format!("table `{}` has no column `{}`", schema.name, spec.column.get_ref()),
+                format!(
+                    "table `{}` has no column `{}`",
+                    schema.name,
+                    spec.column.get_ref()
+                ),
             ));
             return None;
         }

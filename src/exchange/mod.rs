@@ -219,7 +219,8 @@ pub async fn exchange(
             let mut stream = df.execute_stream().await.map_err(err)?;
             let file = dir.join(format!("{}.parquet", grant.table));
             let tmp_lake = Lake { root: dir.clone() };
-            let write_err = |e: crate::lake::LakeError| ExchangeError::Write(file.clone(), e.to_string());
+            let write_err =
+                |e: crate::lake::LakeError| ExchangeError::Write(file.clone(), e.to_string());
             let mut w = tmp_lake.create(file.clone(), schema).map_err(write_err)?;
             let mut rows: u64 = 0;
             let mut deliveries = BTreeSet::new();

@@ -8,8 +8,8 @@
 //! every data row is accepted, rejected or skipped — none lost — and the batches hold exactly
 //! the accepted rows.
 
-use super::header::{HEADER_SEARCH_ROWS, detect};
 use super::Normaliser;
+use super::header::{HEADER_SEARCH_ROWS, detect};
 use crate::config::Project;
 use crate::intake::{RawCell, SheetPreview};
 
@@ -32,8 +32,8 @@ fn cell(bytes: &[u8]) -> RawCell {
                 *d = *s;
             }
             // Seconds around the Excel range (1900–9999), wrapped so any bytes give a date.
-            let secs = i64::from_le_bytes(b).rem_euclid(253_402_300_800 + 2_208_988_800)
-                - 2_208_988_800;
+            let secs =
+                i64::from_le_bytes(b).rem_euclid(253_402_300_800 + 2_208_988_800) - 2_208_988_800;
             chrono::DateTime::from_timestamp(secs, 0)
                 .map(|d| RawCell::DateTime(d.naive_utc()))
                 .unwrap_or(RawCell::Empty)
@@ -81,10 +81,24 @@ pub fn header_and_cells(project: &Project, data: &[u8]) {
         batch_rows += b.num_rows() as u64;
     }
     let c = &norm.counts;
-    let data_rows = rows.iter().filter(|(r, _)| *r > detection.header_row).count() as u64;
-    assert_eq!(c.rows_read + c.skipped, data_rows, "every row read or skipped");
-    assert_eq!(c.accepted + c.rejected, c.rows_read, "every row read is accepted or rejected");
-    assert_eq!(batch_rows, c.accepted, "the batches hold exactly the accepted rows");
+    let data_rows = rows
+        .iter()
+        .filter(|(r, _)| *r > detection.header_row)
+        .count() as u64;
+    assert_eq!(
+        c.rows_read + c.skipped,
+        data_rows,
+        "every row read or skipped"
+    );
+    assert_eq!(
+        c.accepted + c.rejected,
+        c.rows_read,
+        "every row read is accepted or rejected"
+    );
+    assert_eq!(
+        batch_rows, c.accepted,
+        "the batches hold exactly the accepted rows"
+    );
 }
 
 #[cfg(test)]
@@ -110,7 +124,7 @@ mod tests {
             let header: Vec<String> = schema.columns.iter().map(|c| c.title.clone()).collect();
             data.extend(header.join("\t").as_bytes());
             for _ in 0..rng.random_range(0..20) {
-                data.push(b'\n');
+                data.extend_from_slice(b"\n");
                 for c in 0..schema.columns.len() {
                     if c > 0 {
                         data.push(b'\t');
@@ -124,7 +138,9 @@ mod tests {
                 }
             }
             header_and_cells(&project, &data);
-            let noise: Vec<u8> = (0..rng.random_range(0..400)).map(|_| rng.random()).collect();
+            let noise: Vec<u8> = (0..rng.random_range(0..400))
+                .map(|_| rng.random())
+                .collect();
             header_and_cells(&project, &noise);
         }
     }

@@ -9,9 +9,9 @@
 
 pub mod codes;
 pub mod datetime;
-pub mod header;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod header;
 
 use crate::config::spec::{CodeCheck, ColumnType, OnInvalid, RowCheckKind};
 use crate::config::{Column, Schema};

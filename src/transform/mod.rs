@@ -205,7 +205,9 @@ async fn current_snapshot(
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let mut stream = df.execute_stream().await.map_err(|e| e.to_string())?;
         let out = Lake { root: dir.clone() };
-        let mut w = out.create(file.clone(), schema).map_err(|e| e.to_string())?;
+        let mut w = out
+            .create(file.clone(), schema)
+            .map_err(|e| e.to_string())?;
         while let Some(b) = stream.next().await {
             w.write(&b.map_err(|e| e.to_string())?)
                 .map_err(|e| e.to_string())?;
@@ -229,7 +231,12 @@ async fn current_snapshot(
                     let _ = std::fs::remove_file(e.path());
                 }
             }
-            tracing::info!(table = name, rows, millis = started.elapsed().as_millis() as u64, "current state materialised");
+            tracing::info!(
+                table = name,
+                rows,
+                millis = started.elapsed().as_millis() as u64,
+                "current state materialised"
+            );
             Some(file)
         }
         Err(e) => {

@@ -139,7 +139,10 @@ fn as_state(groups: Vec<Vec<f64>>) -> ArrayRef {
 }
 
 fn as_f64(values: &ArrayRef) -> Result<ArrayRef> {
-    Ok(datafusion::arrow::compute::cast(values, &DataType::Float64)?)
+    Ok(datafusion::arrow::compute::cast(
+        values,
+        &DataType::Float64,
+    )?)
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -368,9 +371,15 @@ mod tests {
             .filter(|l| l.starts_with("| ") && !l.starts_with("| g "))
             .map(|l| l.split('|').map(str::trim).collect::<Vec<_>>().join(","))
             .collect();
-        assert_eq!(rows, [",a,3.0,3.0,4.0,", ",b,5.0,5.0,5.0,", ",c,,,,"], "{got}");
+        assert_eq!(
+            rows,
+            [",a,3.0,3.0,4.0,", ",b,5.0,5.0,5.0,", ",c,,,,"],
+            "{got}"
+        );
         // Whole-table form (no GROUP BY) and an integer column.
-        let got = one("SELECT quantile_cont(x, 0.25) AS q FROM (VALUES (1), (2), (3), (4), (5)) AS t(x)").await;
+        let got =
+            one("SELECT quantile_cont(x, 0.25) AS q FROM (VALUES (1), (2), (3), (4), (5)) AS t(x)")
+                .await;
         assert!(got.contains("| 2.0 |"), "{got}");
     }
 

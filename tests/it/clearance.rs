@@ -127,7 +127,8 @@ fn metrics_sliced_by_the_consignees_credit_grade() {
     let smuggler = "91150601000000001F";
     let consignees = [clean, clean, smuggler, "", ""];
     let decls: String = std::iter::once(
-        "报关单号,进出口,申报地海关,监管方式,申报时间,接单时间,放行时间,是否查验,收发货人\n".to_string(),
+        "报关单号,进出口,申报地海关,监管方式,申报时间,接单时间,放行时间,是否查验,收发货人\n"
+            .to_string(),
     )
     .chain(
         DECLS[..5]

@@ -129,13 +129,33 @@ impl Project {
 /// Set a file's modification time (the delivery time sanhu judges timeliness by), RFC 3339.
 pub fn set_mtime(path: &Path, utc: &str) {
     let t = chrono::DateTime::parse_from_rfc3339(utc).unwrap();
-    let st = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(t.timestamp() as u64);
+    let st =
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(t.timestamp() as u64);
     std::fs::File::options()
         .write(true)
         .open(path)
         .unwrap()
         .set_modified(st)
         .unwrap();
+}
+
+impl Project {
+    /// The weekly workbook's model for `week` in one edition, built in-process over this project.
+    pub fn weekly_workbook(
+        &self,
+        week: &str,
+        edition: sanhu::report::Edition,
+    ) -> sanhu::report::workbook::Workbook {
+        let project = sanhu::config::load(self.path()).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let as_of = sanhu::jobs::week_as_of(&project, week).unwrap();
+            let (ctx, _) = sanhu::jobs::session(&project, as_of).await.unwrap();
+            sanhu::report::build_workbook(&ctx, &project, "weekly", week, edition)
+                .await
+                .unwrap()
+        })
+    }
 }
 
 /// Compare `actual` with `tests/golden/<name>`; `UPDATE_GOLDEN=1` rewrites the file instead.

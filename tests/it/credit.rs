@@ -285,19 +285,17 @@ fn credit_sheets_with_data_match_their_golden() {
     const SHEETS: [&str; 4] = ["企业资信", "资信等级分布", "资信变动", "联合惩戒名单"];
     let p = project();
     p.ok(&["build", "--as-of", "2026-08-02"]);
-    let project = sanhu::config::load(p.path()).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
     for (edition, name) in [
-        (sanhu::report::Edition::Internal, "credit-2026-W31-internal.txt"),
-        (sanhu::report::Edition::Circulated, "credit-2026-W31-circulated.txt"),
+        (
+            sanhu::report::Edition::Internal,
+            "credit-2026-W31-internal.txt",
+        ),
+        (
+            sanhu::report::Edition::Circulated,
+            "credit-2026-W31-circulated.txt",
+        ),
     ] {
-        let wb = rt.block_on(async {
-            let as_of = sanhu::jobs::week_as_of(&project, "2026-W31").unwrap();
-            let (ctx, _) = sanhu::jobs::session(&project, as_of).await.unwrap();
-            sanhu::report::build_workbook(&ctx, &project, "weekly", "2026-W31", edition)
-                .await
-                .unwrap()
-        });
+        let wb = p.weekly_workbook("2026-W31", edition);
         let dump = sanhu::report::dump::dump(&wb);
         let credit: String = dump
             .lines()
@@ -328,9 +326,21 @@ fn a_corrected_declaration_is_a_declaration_error() {
     );
     let header = "报关单号,进出口,申报地海关,监管方式,收发货人,申报时间,放行时间,货值(元)\n";
     let files = [
-        ("报关单数据_1.csv", "2026-03-02T01:00:00Z", vec![("61", "", "1000"), ("62", "", "2000")]),
-        ("报关单数据_2.csv", "2026-03-09T01:00:00Z", vec![("61", "", "1500"), ("62", "2026-03-01 12:00", "2000")]),
-        ("报关单数据_3.csv", "2026-03-16T01:00:00Z", vec![("61", "", "1500"), ("63", "", "3000")]),
+        (
+            "报关单数据_1.csv",
+            "2026-03-02T01:00:00Z",
+            vec![("61", "", "1000"), ("62", "", "2000")],
+        ),
+        (
+            "报关单数据_2.csv",
+            "2026-03-09T01:00:00Z",
+            vec![("61", "", "1500"), ("62", "2026-03-01 12:00", "2000")],
+        ),
+        (
+            "报关单数据_3.csv",
+            "2026-03-16T01:00:00Z",
+            vec![("61", "", "1500"), ("63", "", "3000")],
+        ),
     ];
     for (name, made, rows) in files {
         let mut csv = header.to_string();

@@ -43,7 +43,11 @@ const PROGRESS_HEADER: &str = "任务编号,报送单位,报送周期,报送日�
 fn progress(unit: &str, rows: &[(&str, &str, &str)]) -> String {
     let mut s = PROGRESS_HEADER.to_string();
     for (task, week, pct) in rows {
-        let status = if *pct == "100" { "已完成" } else { "推进中" };
+        let status = if *pct == "100" {
+            "已完成"
+        } else {
+            "推进中"
+        };
         s.push_str(&format!("{task},{unit},{week},2026-11-13,{status},{pct}\n"));
     }
     s
@@ -66,7 +70,15 @@ fn replace_period_across_three_deliveries_and_the_same_correction_twice() {
     p.drop_file(
         "customs",
         "任务进展_1.csv",
-        progress("customs", &[("3.1.4", "2026-W45", "40"), ("3.1.1", "2026-W46", "100"), ("3.1.4", "2026-W46", "60")]).as_bytes(),
+        progress(
+            "customs",
+            &[
+                ("3.1.4", "2026-W45", "40"),
+                ("3.1.1", "2026-W46", "100"),
+                ("3.1.4", "2026-W46", "60"),
+            ],
+        )
+        .as_bytes(),
     );
     p.ok(&["ingest"]);
     p.drop_file(
@@ -83,7 +95,10 @@ fn replace_period_across_three_deliveries_and_the_same_correction_twice() {
          customs,2026-W46,3.1.1,100.0,任务进展_1.csv\n\
          customs,2026-W46,3.1.4,60.0,任务进展_1.csv\n"
     );
-    let correction = progress("customs", &[("3.1.1", "2026-W46", "100"), ("3.1.4", "2026-W47", "70")]);
+    let correction = progress(
+        "customs",
+        &[("3.1.1", "2026-W46", "100"), ("3.1.4", "2026-W47", "70")],
+    );
     p.drop_file("customs", "任务进展_3更正.csv", correction.as_bytes());
     p.ok(&["ingest"]);
     let want = "unit,period,task_id,percent,_source_file\n\

@@ -27,7 +27,11 @@ fn receipt_lines(r: &serde_json::Value) -> String {
 }
 
 /// Rewrite an xlsx (a zip): `edit` may change any member, `extra` members are added.
-fn rezip(bytes: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<u8>, extra: &[(&str, Vec<u8>)]) -> Vec<u8> {
+fn rezip(
+    bytes: &[u8],
+    edit: impl Fn(&str, Vec<u8>) -> Vec<u8>,
+    extra: &[(&str, Vec<u8>)],
+) -> Vec<u8> {
     let mut zin = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default()
@@ -96,7 +100,10 @@ fn xlsx_two_row_header_1904_dates_formulas_and_error_cells() {
     wb.add_worksheet().set_name("封面").unwrap();
     let hidden = wb.add_worksheet();
     hidden.set_name("旧版").unwrap();
-    for (c, h) in ["报关单号", "进出口", "申报地海关", "监管方式", "申报时间"].iter().enumerate() {
+    for (c, h) in ["报关单号", "进出口", "申报地海关", "监管方式", "申报时间"]
+        .iter()
+        .enumerate()
+    {
         hidden.write(0, c as u16, *h).unwrap();
     }
     hidden.write(1, 0, "020120261000000099").unwrap();
@@ -104,13 +111,22 @@ fn xlsx_two_row_header_1904_dates_formulas_and_error_cells() {
     let ws = wb.add_worksheet();
     ws.set_name("报关单").unwrap();
     let plain = Format::new();
-    ws.merge_range(0, 0, 0, 6, "2026年11月报关数据", &plain).unwrap();
+    ws.merge_range(0, 0, 0, 6, "2026年11月报关数据", &plain)
+        .unwrap();
     ws.merge_range(1, 0, 1, 3, "基本信息", &plain).unwrap();
     ws.merge_range(1, 4, 1, 5, "时间", &plain).unwrap();
     ws.write(1, 6, "金额").unwrap();
-    for (c, h) in ["报关单号", "进出口", "申报地海关", "监管方式", "申报时间", "放行时间", "货值(元)"]
-        .iter()
-        .enumerate()
+    for (c, h) in [
+        "报关单号",
+        "进出口",
+        "申报地海关",
+        "监管方式",
+        "申报时间",
+        "放行时间",
+        "货值(元)",
+    ]
+    .iter()
+    .enumerate()
     {
         ws.write(2, c as u16, *h).unwrap();
     }
@@ -126,7 +142,8 @@ fn xlsx_two_row_header_1904_dates_formulas_and_error_cells() {
     ws.write(3, 1, "进口").unwrap();
     ws.write(3, 2, 201).unwrap(); // 0201 stored as a number
     ws.write(3, 3, 110).unwrap(); // 0110 stored as a number
-    ws.write_with_format(3, 4, serial(2026, 11, 9, 10.0), &dt).unwrap();
+    ws.write_with_format(3, 4, serial(2026, 11, 9, 10.0), &dt)
+        .unwrap();
     let release = Formula::new("=E4+3/24").set_result(serial(2026, 11, 9, 13.0).to_string());
     ws.write_formula_with_format(3, 5, release, &dt).unwrap();
     ws.write(3, 6, "１，２３４．５０").unwrap();
@@ -135,13 +152,15 @@ fn xlsx_two_row_header_1904_dates_formulas_and_error_cells() {
     ws.write(4, 2, "0201").unwrap();
     ws.write(4, 3, "0110").unwrap();
     ws.write(4, 4, "2026-11-10 10:00").unwrap();
-    ws.write_formula(4, 5, Formula::new("=NA()").set_result("#N/A")).unwrap();
+    ws.write_formula(4, 5, Formula::new("=NA()").set_result("#N/A"))
+        .unwrap();
     ws.write(4, 6, 2500.5).unwrap();
     ws.write(5, 0, "020120261000000003").unwrap();
     ws.write(5, 1, "I").unwrap();
     ws.write(5, 2, "0201").unwrap();
     ws.write(5, 3, "0110").unwrap();
-    ws.write_formula(5, 4, Formula::new("=1/0").set_result("#DIV/0!")).unwrap();
+    ws.write_formula(5, 4, Formula::new("=1/0").set_result("#DIV/0!"))
+        .unwrap();
     ws.write(6, 0, "合计").unwrap();
     ws.write(6, 6, 3734.5).unwrap();
     let bytes = wb.save_to_buffer().unwrap();
@@ -216,8 +235,16 @@ fn zip_bomb_and_oversized_sheet_are_refused_quickly() {
         ws.write(0, c as u16, *h).unwrap();
     }
     let small = wb.save_to_buffer().unwrap();
-    let bomb = rezip(&small, |_, d| d, &[("xl/media/pad.bin", vec![0u8; 16 << 20])]);
-    assert!(bomb.len() < 200_000, "the bomb itself is small: {}", bomb.len());
+    let bomb = rezip(
+        &small,
+        |_, d| d,
+        &[("xl/media/pad.bin", vec![0u8; 16 << 20])],
+    );
+    assert!(
+        bomb.len() < 200_000,
+        "the bomb itself is small: {}",
+        bomb.len()
+    );
     p.drop_file("airport", "运抵_炸弹.xlsx", &bomb);
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
@@ -226,7 +253,11 @@ fn zip_bomb_and_oversized_sheet_are_refused_quickly() {
     p.drop_file("airport", "运抵_超大.xlsx", &wb.save_to_buffer().unwrap());
     let started = std::time::Instant::now();
     let out = p.ok(&["ingest"]);
-    assert!(started.elapsed().as_secs() < 20, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(out.contains("2 file(s) quarantined"), "{out}");
     let reasons: Vec<String> = p
         .receipts("airport")
@@ -237,7 +268,11 @@ fn zip_bomb_and_oversized_sheet_are_refused_quickly() {
         reasons[1],
         "工作表“Sheet1”过大：声明 1048576 行 × 16384 列，上限 5000000 行 × 512 列"
     );
-    assert!(reasons[0].starts_with("压缩包解压后过大（") && reasons[0].ends_with("字节，上限 8388608 字节），疑似压缩炸弹"), "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("压缩包解压后过大（")
+            && reasons[0].ends_with("字节，上限 8388608 字节），疑似压缩炸弹"),
+        "{reasons:?}"
+    );
 }
 
 /// A reader still busy when `[intake] read_timeout_secs` runs out is given up: the file is
@@ -246,7 +281,11 @@ fn zip_bomb_and_oversized_sheet_are_refused_quickly() {
 fn a_reader_past_its_time_limit_is_given_up() {
     let p = Project::bundled();
     set_limit(&p, "read_timeout_secs", "0");
-    p.drop_file("customs", "报关单数据.csv", crate::common::DECLARATIONS_CSV.as_bytes());
+    p.drop_file(
+        "customs",
+        "报关单数据.csv",
+        crate::common::DECLARATIONS_CSV.as_bytes(),
+    );
     let out = p.ok(&["ingest"]);
     assert!(out.contains("1 file(s) quarantined"), "{out}");
     let r = &p.receipts("customs")[0];
@@ -254,10 +293,20 @@ fn a_reader_past_its_time_limit_is_given_up() {
         r["reason"],
         "读取超时：超过0秒仍未读完，文件可能已损坏或结构异常，请检查后重新报送"
     );
-    assert_eq!(p.csv("select count(*) as n from customs_declaration"), "n\n0\n");
+    assert_eq!(
+        p.csv("select count(*) as n from customs_declaration"),
+        "n\n0\n"
+    );
     // With the limit back the same file goes in (its quarantined copy is not a delivery on record).
     set_limit(&p, "read_timeout_secs", "1800");
-    p.drop_file("customs", "报关单数据.csv", crate::common::DECLARATIONS_CSV.as_bytes());
+    p.drop_file(
+        "customs",
+        "报关单数据.csv",
+        crate::common::DECLARATIONS_CSV.as_bytes(),
+    );
     p.ok(&["ingest"]);
-    assert_eq!(p.csv("select count(*) as n from customs_declaration"), "n\n4\n");
+    assert_eq!(
+        p.csv("select count(*) as n from customs_declaration"),
+        "n\n4\n"
+    );
 }
