@@ -38,6 +38,13 @@ const AIR: &str = "运单号,报关单号,运抵时间,提离时间\n\
     W3,020120261000000003,2026-11-11 04:00,2026-11-13 15:00\n\
     W4,020120261000000004,2026-11-12 02:00,2026-11-12 13:00\n";
 
+/// The week's figures as computed by hand in the table above (slice `all`).
+const WEEK_46_METRICS: &str = "segment,n,declarations,coverage,mean_h,median_h,p90_h,p95_h,min_h,max_h,share_within_24h,share_within_48h,n_outliers\n\
+    arrival_to_declared,4,5,0.8,5.0,5.0,7.4,7.7,2.0,8.0,1.0,1.0,0\n\
+    arrival_to_gate_out,4,5,0.8,29.75,24.5,52.1,55.55,11.0,59.0,0.5,0.75,0\n\
+    declared_to_released,5,5,1.0,162.0,3.0,481.6,640.8,1.0,800.0,0.8,0.8,1\n\
+    released_to_gate_out,3,5,0.6,30.0,30.0,46.0,48.0,10.0,50.0,0.3333,0.6667,0\n";
+
 fn metrics(p: &Project) -> String {
     p.ok(&["build"]);
     p.csv(
@@ -54,14 +61,7 @@ fn weekly_metrics_match_the_hand_computation() {
     p.drop_file("customs", "报关单数据.csv", all.as_bytes());
     p.drop_file("airport", "运抵提离.csv", AIR.as_bytes());
     p.ok(&["ingest"]);
-    assert_eq!(
-        metrics(&p),
-        "segment,n,declarations,coverage,mean_h,median_h,p90_h,p95_h,min_h,max_h,share_within_24h,share_within_48h,n_outliers\n\
-         arrival_to_declared,4,5,0.8,5.0,5.0,7.4,7.7,2.0,8.0,1.0,1.0,0\n\
-         arrival_to_gate_out,4,5,0.8,29.75,24.5,52.1,55.55,11.0,59.0,0.5,0.75,0\n\
-         declared_to_released,5,5,1.0,162.0,3.0,481.6,640.8,1.0,800.0,0.8,0.8,1\n\
-         released_to_gate_out,3,5,0.6,30.0,30.0,46.0,48.0,10.0,50.0,0.3333,0.6667,0\n"
-    );
+    assert_eq!(metrics(&p), WEEK_46_METRICS);
     // Monday 00:30 local is the new week.
     assert_eq!(
         p.csv("select period, slice_value, n from clearance_metrics where period_kind = 'week' and slice_kind = 'ie_flag' and segment = 'declared_to_released' order by period"),
@@ -105,14 +105,7 @@ fn metrics_do_not_depend_on_row_order_or_file_split() {
     };
     p.drop_file("airport", "运抵提离.csv", air_rev.as_bytes());
     p.ok(&["ingest"]);
-    assert_eq!(
-        metrics(&p),
-        "segment,n,declarations,coverage,mean_h,median_h,p90_h,p95_h,min_h,max_h,share_within_24h,share_within_48h,n_outliers\n\
-         arrival_to_declared,4,5,0.8,5.0,5.0,7.4,7.7,2.0,8.0,1.0,1.0,0\n\
-         arrival_to_gate_out,4,5,0.8,29.75,24.5,52.1,55.55,11.0,59.0,0.5,0.75,0\n\
-         declared_to_released,5,5,1.0,162.0,3.0,481.6,640.8,1.0,800.0,0.8,0.8,1\n\
-         released_to_gate_out,3,5,0.6,30.0,30.0,46.0,48.0,10.0,50.0,0.3333,0.6667,0\n"
-    );
+    assert_eq!(metrics(&p), WEEK_46_METRICS);
 }
 
 /// The credit_grade slice: the consignee's grade in the credit library as of the build date.
