@@ -205,7 +205,46 @@ pub struct Pipeline {
     pub patterns: Vec<String>,
     pub matcher: GlobSet,
     pub expect: Option<Expectation>,
+    /// None: a file source (the inbox).
+    pub database: Option<DbSource>,
     pub file: PathBuf,
+}
+
+/// Which database server a pulled feed comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Mysql,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Mysql => "mysql",
+        }
+    }
+}
+
+/// What a database feed reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relation {
+    Table(String),
+    Query(String),
+}
+
+/// A feed pulled from an agency's database (`[source] kind = "postgres"` or `"mysql"`).
+#[derive(Debug, Clone)]
+pub struct DbSource {
+    pub engine: Engine,
+    pub connection_env: String,
+    pub relation: Relation,
+    /// None: a full pull each time.
+    pub watermark: Option<String>,
+    pub schedule: Option<String>,
+    pub retries: u32,
+    pub backoff: std::time::Duration,
+    pub sslmode: Option<String>,
 }
 
 impl Pipeline {
@@ -282,6 +321,220 @@ impl Project {
     pub fn limits(&self) -> &IntakeLimits {
         &self.settings.intake
     }
+}
+
+/// Check a pipeline's `[source]`: which keys go with which kind, and how a database pull
+/// combines with the table's delivery mode.
+fn resolve_source(
+    src: &SourceText,
+    file: &PipelineFile,
+    problems: &mut Vec<Problem>,
+) -> Option<DbSource> {
+    let s = &file.source;
+    let engine = match s.kind.get_ref().as_str() {
+        "file" => None,
+        "postgres" | "postgresql" => Some(Engine::Postgres),
+        "mysql" | "mariadb" => Some(Engine::Mysql),
+        other => {
+            problems.push(src.problem(
+                s.kind.span(),
+                format!("unknown source kind `{other}` (use file, postgres or mysql)"),
+            ));
+            return None;
+        }
+    };
+    let db_keys = [
+        (
+            "connection_env",
+            s.connection_env.as_ref().map(|v| v.span()),
+        ),
+        ("table", s.table.as_ref().map(|v| v.span())),
+        ("query", s.query.as_ref().map(|v| v.span())),
+        ("pull", s.pull.as_ref().map(|v| v.span())),
+        ("watermark", s.watermark.as_ref().map(|v| v.span())),
+        ("schedule", s.schedule.as_ref().map(|v| v.span())),
+        ("sslmode", s.sslmode.as_ref().map(|v| v.span())),
+    ];
+    let Some(engine) = engine else {
+        for (key, span) in db_keys {
+            if let Some(span) = span {
+                problems.push(src.problem(
+                    span,
+                    format!("`{key}` is for database sources; this feed's source is `file`"),
+                ));
+            }
+        }
+        return None;
+    };
+    let before = problems.len();
+    if !s.patterns.is_empty() {
+        problems.push(src.problem(
+            s.kind.span(),
+            "`patterns` is for file sources; a database feed names its `table` or `query`",
+        ));
+    }
+    if file.unit.get_ref() == "*" {
+        problems.push(src.problem(
+            file.unit.span(),
+            "a database feed belongs to one unit: name it instead of `*`",
+        ));
+    }
+    let connection_env = match &s.connection_env {
+        Some(v) if is_env_name(v.get_ref()) => v.get_ref().clone(),
+        Some(v) => {
+            problems.push(src.problem(
+                v.span(),
+                format!(
+                    "`connection_env = \"{}\"` must name an environment variable (A-Z, 0-9, _), \
+                     not hold the connection itself",
+                    v.get_ref()
+                ),
+            ));
+            String::new()
+        }
+        None => {
+            problems.push(src.problem(
+                s.kind.span(),
+                "a database source needs `connection_env`, the environment variable holding its URL",
+            ));
+            String::new()
+        }
+    };
+    let relation = match (&s.table, &s.query) {
+        (Some(t), None) => {
+            if !is_relation_name(t.get_ref()) {
+                problems.push(src.problem(
+                    t.span(),
+                    format!(
+                        "`table = \"{}\"`: expected `table` or `schema.table` (letters, digits, _); \
+                         use `query` for anything else",
+                        t.get_ref()
+                    ),
+                ));
+            }
+            Relation::Table(t.get_ref().clone())
+        }
+        (None, Some(q)) => {
+            if q.get_ref().contains(';') {
+                problems.push(src.problem(q.span(), "`query` must be one statement, without `;`"));
+            }
+            Relation::Query(q.get_ref().trim().to_string())
+        }
+        (Some(t), Some(_)) => {
+            problems.push(src.problem(t.span(), "give either `table` or `query`, not both"));
+            Relation::Table(t.get_ref().clone())
+        }
+        (None, None) => {
+            problems.push(src.problem(s.kind.span(), "a database source needs `table` or `query`"));
+            Relation::Table(String::new())
+        }
+    };
+    let full = match s.pull.as_ref().map(|p| p.get_ref().as_str()) {
+        None | Some("incremental") => false,
+        Some("full") => true,
+        Some(other) => {
+            problems.push(src.problem(
+                s.pull.as_ref().map(|p| p.span()).unwrap_or(0..0),
+                format!("`pull = \"{other}\"`: use incremental or full"),
+            ));
+            false
+        }
+    };
+    let watermark = match (&s.watermark, full) {
+        (Some(w), false) => {
+            if !is_column_name(w.get_ref()) {
+                problems.push(src.problem(
+                    w.span(),
+                    format!("`watermark = \"{}\"` is not a column name", w.get_ref()),
+                ));
+            }
+            Some(w.get_ref().clone())
+        }
+        (None, false) => {
+            problems.push(src.problem(
+                s.kind.span(),
+                "an incremental pull needs `watermark`, a column that only grows \
+                 (an update time or an increasing id); or set `pull = \"full\"`",
+            ));
+            None
+        }
+        (Some(w), true) => {
+            problems.push(src.problem(w.span(), "`watermark` has no use with `pull = \"full\"`"));
+            None
+        }
+        (None, true) => None,
+    };
+    // How pulled rows combine with the lake: a full pull is the whole table, so earlier pulls
+    // must give way; an incremental pull holds only changed rows, so it must not wipe the rest.
+    match (full, file.mode) {
+        (true, DeliveryMode::ReplaceAll) => {}
+        (true, m) => problems.push(src.problem(
+            s.pull.as_ref().map(|p| p.span()).unwrap_or(s.kind.span()),
+            format!("`pull = \"full\"` reads the whole table each time: use `mode = \"replace_all\"` (not {m:?})"),
+        )),
+        (false, DeliveryMode::Append | DeliveryMode::Upsert) => {}
+        (false, m) => problems.push(src.problem(
+            s.kind.span(),
+            format!("an incremental pull brings only changed rows: use `mode = \"upsert\"` or `\"append\"` (not {m:?}), or `pull = \"full\"`"),
+        )),
+    }
+    let sslmode = s.sslmode.as_ref().and_then(|m| {
+        let ok: &[&str] = match engine {
+            Engine::Postgres => &["disable", "prefer", "require"],
+            Engine::Mysql => &["disabled", "preferred", "required"],
+        };
+        if ok.contains(&m.get_ref().as_str()) {
+            Some(m.get_ref().clone())
+        } else {
+            problems.push(src.problem(
+                m.span(),
+                format!(
+                    "`sslmode = \"{}\"`: use one of {}",
+                    m.get_ref(),
+                    ok.join(", ")
+                ),
+            ));
+            None
+        }
+    });
+    let backoff = s.backoff_secs.unwrap_or(2.0);
+    if !(0.0..=3600.0).contains(&backoff) {
+        problems.push(src.problem(
+            s.kind.span(),
+            format!("`backoff_secs = {backoff}`: expected 0 to 3600 seconds"),
+        ));
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some(DbSource {
+        engine,
+        connection_env,
+        relation,
+        watermark,
+        schedule: s.schedule.as_ref().map(|c| c.get_ref().clone()),
+        retries: s.retries.unwrap_or(3).min(20),
+        backoff: std::time::Duration::from_secs_f64(backoff.clamp(0.0, 3600.0)),
+        sslmode,
+    })
+}
+
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_column_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+fn is_relation_name(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() <= 2 && parts.iter().all(|p| is_column_name(p))
 }
 
 /// Check a pipeline's `[period]` against its mode and its table's columns.
@@ -488,7 +741,8 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
                 format!("table `{}` has no schema in schemas/", file.table.get_ref()),
             ));
         }
-        let SourceSpec::File { patterns } = &file.source;
+        let database = resolve_source(src, &file, &mut problems);
+        let patterns = &file.source.patterns;
         let mut builder = GlobSetBuilder::new();
         for p in patterns {
             match Glob::new(p) {
@@ -534,6 +788,7 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
             patterns: patterns.clone(),
             matcher,
             expect,
+            database,
             file: src.path.clone(),
         });
     }
@@ -908,6 +1163,121 @@ mod tests {
         assert!(entry.required);
         let consignee = &decl.columns[decl.column_index("consignee_uscc").unwrap()];
         assert_eq!(consignee.on_invalid, OnInvalid::Warn);
+    }
+
+    /// The bundled project in a temp dir with one extra pipeline file.
+    fn with_pipeline(name: &str, text: &str) -> (tempfile::TempDir, Result<Project, ConfigError>) {
+        fn copy(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for e in std::fs::read_dir(from).unwrap().flatten() {
+                if e.path().is_dir() {
+                    copy(&e.path(), &to.join(e.file_name()));
+                } else {
+                    std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+                }
+            }
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["sanhu.toml", "credit_rules.toml", "sharing.toml"] {
+            std::fs::copy(root.join(f), dir.path().join(f)).unwrap();
+        }
+        for d in ["schemas", "pipelines", "queries", "reports", "seed"] {
+            copy(&root.join(d), &dir.path().join(d));
+        }
+        std::fs::write(dir.path().join("pipelines").join(name), text).unwrap();
+        let r = load(dir.path());
+        (dir, r)
+    }
+
+    const DB_HEAD: &str =
+        "feed = \"x_db\"\nunit = \"customs\"\ntable = \"tax_arrears\"\ntitle = \"x\"\n";
+
+    #[test]
+    fn database_sources_resolve() {
+        let (_d, p) = with_pipeline(
+            "x_db.toml",
+            &format!(
+                "{DB_HEAD}mode = \"upsert\"\n[source]\nkind = \"mysql\"\nconnection_env = \"TAX_DB\"\nquery = \"SELECT * FROM qs\"\nwatermark = \"id\"\nschedule = \"0 */5 * * * *\"\nretries = 1\nbackoff_secs = 0.5\n"
+            ),
+        );
+        let p = p.unwrap_or_else(|e| panic!("{e}"));
+        let f = p.pipelines.iter().find(|f| f.feed == "x_db").unwrap();
+        let db = f.database.as_ref().unwrap();
+        assert_eq!(db.engine, Engine::Mysql);
+        assert_eq!(db.connection_env, "TAX_DB");
+        assert_eq!(db.relation, Relation::Query("SELECT * FROM qs".into()));
+        assert_eq!(db.watermark.as_deref(), Some("id"));
+        assert_eq!(db.schedule.as_deref(), Some("0 */5 * * * *"));
+        assert_eq!((db.retries, db.backoff.as_millis()), (1, 500));
+        assert!(
+            p.pipelines
+                .iter()
+                .filter(|f| f.feed != "x_db")
+                .all(|f| f.database.is_none())
+        );
+    }
+
+    #[test]
+    fn database_source_mistakes_are_named_with_their_line() {
+        let cases = [
+            // incremental without a watermark
+            (
+                "mode = \"upsert\"\n[source]\nkind = \"postgres\"\nconnection_env = \"A\"\ntable = \"t\"\n",
+                (7, "an incremental pull needs `watermark`"),
+            ),
+            // both table and query
+            (
+                "mode = \"upsert\"\n[source]\nkind = \"postgres\"\nconnection_env = \"A\"\ntable = \"t\"\nquery = \"SELECT 1\"\nwatermark = \"w\"\n",
+                (9, "give either `table` or `query`, not both"),
+            ),
+            // an incremental pull must not replace the table
+            (
+                "mode = \"replace_all\"\n[source]\nkind = \"postgres\"\nconnection_env = \"A\"\ntable = \"t\"\nwatermark = \"w\"\n",
+                (7, "an incremental pull brings only changed rows"),
+            ),
+            // a file source with a database key
+            (
+                "mode = \"upsert\"\n[source]\nkind = \"file\"\ntable = \"t\"\n",
+                (8, "`table` is for database sources"),
+            ),
+            (
+                "mode = \"upsert\"\n[source]\nkind = \"mysql\"\nconnection_env = \"A\"\ntable = \"a.b.c\"\nwatermark = \"w\"\nsslmode = \"prefer\"\n",
+                (9, "expected `table` or `schema.table`"),
+            ),
+            (
+                "mode = \"upsert\"\n[source]\nkind = \"oracle\"\n",
+                (7, "unknown source kind `oracle`"),
+            ),
+        ];
+        for (body, (line, msg)) in cases {
+            let (_d, r) = with_pipeline("x_db.toml", &format!("{DB_HEAD}{body}"));
+            let Err(ConfigError::Invalid(problems)) = r else {
+                panic!("accepted: {body}")
+            };
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.line == line && p.message.contains(msg)),
+                "{body}\n{problems:?}"
+            );
+        }
+        // The sslmode of the wrong dialect is named too.
+        let (_d, r) = with_pipeline(
+            "x_db.toml",
+            &format!(
+                "{DB_HEAD}mode = \"upsert\"\n[source]\nkind = \"mysql\"\nconnection_env = \"A\"\ntable = \"t\"\nwatermark = \"w\"\nsslmode = \"prefer\"\n"
+            ),
+        );
+        let Err(ConfigError::Invalid(problems)) = r else {
+            panic!()
+        };
+        assert!(
+            problems.iter().any(|p| p.line == 11
+                && p.message
+                    .contains("use one of disabled, preferred, required")),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -277,13 +277,46 @@ pub enum PeriodGrain {
     Year,
 }
 
+/// `[source]` of a pipeline: files dropped in the inbox (`kind = "file"`), or a table or query
+/// in an agency's database (`kind = "postgres"` / `"mysql"`). One flat table rather than a tagged
+/// enum so every key keeps its position for error messages; `resolve` checks which keys go with
+/// which kind.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
-pub enum SourceSpec {
-    File {
-        #[serde(default)]
-        patterns: Vec<String>,
-    },
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    pub kind: Spanned<String>,
+    /// File sources: name patterns that pick this feed first.
+    #[serde(default)]
+    pub patterns: Vec<String>,
+    /// Database sources: the environment variable holding the connection URL. The URL (and its
+    /// password) is never written in a config file, a log line or an error message.
+    #[serde(default)]
+    pub connection_env: Option<Spanned<String>>,
+    /// The table or view to read (`schema.table` or `table`) …
+    #[serde(default)]
+    pub table: Option<Spanned<String>>,
+    /// … or a query, wrapped as a subquery when filtered by the watermark.
+    #[serde(default)]
+    pub query: Option<Spanned<String>>,
+    /// `incremental` (rows past the watermark; the default) or `full` (the whole table each time).
+    #[serde(default)]
+    pub pull: Option<Spanned<String>>,
+    /// The column whose value only grows: an update time or an increasing id.
+    #[serde(default)]
+    pub watermark: Option<Spanned<String>>,
+    /// `serve` pulls on this cron (6 fields, local time).
+    #[serde(default)]
+    pub schedule: Option<Spanned<String>>,
+    /// Attempts after the first when the server cannot be reached (default 3).
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// The first pause between attempts, doubled each time (default 2 s).
+    #[serde(default)]
+    pub backoff_secs: Option<f64>,
+    /// TLS: PostgreSQL `disable`/`prefer`/`require`, MySQL `disabled`/`preferred`/`required`
+    /// (default prefer / preferred).
+    #[serde(default)]
+    pub sslmode: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
