@@ -70,13 +70,28 @@ fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read>>, Dialect), IntakeErro
     Ok((reader, dialect))
 }
 
-fn to_cells(rec: &csv::StringRecord, out: &mut Vec<RawCell>) {
-    out.clear();
+/// Database dumps spell NULL as `\N` (PostgreSQL `COPY`, MySQL `SELECT … INTO OUTFILE`) or as
+/// a bare `NULL` (many export tools); neither is ever a real value in an agency's feed.
+fn is_dump_null(f: &str) -> bool {
+    f == "\\N" || f == "NULL"
+}
+
+/// One record as cells. The previous row's strings are reused (`spare`), so a long file is
+/// read without an allocation per cell.
+fn to_cells(rec: &csv::StringRecord, out: &mut Vec<RawCell>, spare: &mut Vec<String>) {
+    for c in out.drain(..) {
+        if let RawCell::Text(s) = c {
+            spare.push(s);
+        }
+    }
     out.extend(rec.iter().map(|f| {
-        if f.is_empty() {
+        if f.is_empty() || is_dump_null(f) {
             RawCell::Empty
         } else {
-            RawCell::Text(f.to_string())
+            let mut s = spare.pop().unwrap_or_default();
+            s.clear();
+            s.push_str(f);
+            RawCell::Text(s)
         }
     }));
 }
@@ -108,6 +123,7 @@ pub fn stream(
     let (mut reader, _) = open(path)?;
     let mut rec = csv::StringRecord::new();
     let mut cells = Vec::new();
+    let mut spare = Vec::new();
     let mut row: u32 = 0;
     loop {
         match reader.read_record(&mut rec) {
@@ -141,7 +157,7 @@ pub fn stream(
                 max_cols: limits.max_columns,
             });
         }
-        to_cells(&rec, &mut cells);
+        to_cells(&rec, &mut cells, &mut spare);
         if !visit(row, &cells) {
             return Ok(());
         }
@@ -171,6 +187,29 @@ mod tests {
         assert_eq!(
             rows,
             vec![vec!["报关单号", "备注"], vec!["1", "两行\n说明"]]
+        );
+    }
+
+    #[test]
+    fn database_dump_nulls_are_empty_and_strings_are_not_shared_between_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dump.csv");
+        std::fs::write(&p, "a,b,c\nx,\\N,NULL\n,yy,Null\n").unwrap();
+        let mut rows: Vec<Vec<RawCell>> = Vec::new();
+        stream(&p, &IntakeLimits::default(), &mut |_, cells| {
+            rows.push(cells.to_vec());
+            true
+        })
+        .unwrap();
+        let t = |s: &str| RawCell::Text(s.into());
+        assert_eq!(
+            rows,
+            vec![
+                vec![t("a"), t("b"), t("c")],
+                vec![t("x"), RawCell::Empty, RawCell::Empty],
+                // Only the exact spellings are NULL; `Null` is text.
+                vec![RawCell::Empty, t("yy"), t("Null")],
+            ]
         );
     }
 

@@ -7,6 +7,8 @@
 //! cells with their 1-based row number as Excel shows it.
 
 pub mod csv;
+pub mod database;
+pub mod sqlite;
 pub mod xlsx;
 
 use crate::config::spec::IntakeLimits;
@@ -59,6 +61,8 @@ pub enum Format {
     Xlsx,
     Xls,
     Csv,
+    /// An SQLite database file: each table is a sheet.
+    Sqlite,
 }
 
 impl Format {
@@ -67,6 +71,7 @@ impl Format {
             Format::Xlsx => "xlsx",
             Format::Xls => "xls",
             Format::Csv => "csv",
+            Format::Sqlite => "sqlite",
         }
     }
 }
@@ -121,9 +126,12 @@ pub fn sniff(path: &Path, limits: &IntakeLimits) -> Result<Format, IntakeError> 
             limit: limits.max_file_bytes,
         });
     }
-    let mut head = [0u8; 8];
+    let mut head = [0u8; 16];
     let n = std::fs::File::open(path)?.read(&mut head)?;
     let head = &head[..n];
+    if head.starts_with(b"SQLite format 3\0") {
+        return Ok(Format::Sqlite);
+    }
     if head.starts_with(b"PK\x03\x04") {
         return Ok(Format::Xlsx);
     }
@@ -157,6 +165,7 @@ pub fn preview(
     match format {
         Format::Xlsx | Format::Xls => xlsx::preview(path, format, limits, max_rows),
         Format::Csv => Ok(vec![csv::preview(path, limits, max_rows)?]),
+        Format::Sqlite => sqlite::preview(path, limits, max_rows),
     }
 }
 
@@ -171,6 +180,7 @@ pub fn stream(
     match format {
         Format::Xlsx | Format::Xls => xlsx::stream(path, format, sheet, limits, visit),
         Format::Csv => csv::stream(path, limits, visit),
+        Format::Sqlite => sqlite::stream(path, sheet, limits, visit),
     }
 }
 

@@ -270,7 +270,7 @@ pub fn preview(
                 out.push(SheetPreview { name, rows });
             }
         }
-        Format::Csv => unreachable!("csv handled by intake::csv"),
+        Format::Csv | Format::Sqlite => unreachable!("not a workbook format"),
     }
     if out.is_empty() {
         return Err(IntakeError::Empty);
@@ -354,6 +354,6 @@ pub fn stream(
             }
             Ok(())
         }
-        Format::Csv => unreachable!("csv handled by intake::csv"),
+        Format::Csv | Format::Sqlite => unreachable!("not a workbook format"),
     }
 }

@@ -66,9 +66,14 @@ fn split_offset(s: &str) -> (&str, Option<FixedOffset>) {
         let (body, off) = s.split_at(pos);
         let sign = if off.starts_with('-') { -1 } else { 1 };
         let digits: String = off[1..].chars().filter(|c| c.is_ascii_digit()).collect();
-        if digits.len() == 4 && body.contains(':') {
+        // PostgreSQL writes whole-hour offsets as `+08` (timestamptz in `COPY` and psql output).
+        if (digits.len() == 4 || digits.len() == 2) && body.contains(':') {
             let h: i32 = digits[..2].parse().unwrap_or(99);
-            let m: i32 = digits[2..].parse().unwrap_or(99);
+            let m: i32 = if digits.len() == 2 {
+                0
+            } else {
+                digits[2..].parse().unwrap_or(99)
+            };
             if h <= 14 && m < 60 {
                 return (body, FixedOffset::east_opt(sign * (h * 3600 + m * 60)));
             }
@@ -207,6 +212,10 @@ mod tests {
 
     #[test]
     fn offsets_give_instants() {
+        // PostgreSQL's own spelling of timestamptz, with microseconds.
+        let pg = parse_datetime_text("2016-05-20 13:05:00.25+08");
+        assert!(matches!(pg, Ok(Parsed::Instant(_))), "{pg:?}");
+        assert_eq!(pg, parse_datetime_text("2016-05-20T05:05:00.25Z"));
         assert_eq!(
             parse_datetime_text("2016-05-20T13:05:00+08:00"),
             Ok(Parsed::Instant(dt(2016, 5, 20, 5, 5, 0)))
