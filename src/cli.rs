@@ -32,6 +32,20 @@ pub enum Command {
     Validate,
     /// Ingest every new file in data/inbox/<unit>/
     Ingest,
+    /// Pull the database feeds (postgres/mysql sources) past their watermarks into the lake
+    Pull {
+        /// Only this feed (repeatable; default: every database feed)
+        #[arg(long = "feed")]
+        feeds: Vec<String>,
+        /// Backfill: read from this watermark value (inclusive) instead of the committed one
+        #[arg(long, conflicts_with = "full")]
+        since: Option<String>,
+        /// Read the whole table or query, whatever the watermark
+        #[arg(long)]
+        full: bool,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
     /// Run the SQL models in queries/ in dependency order
     Build {
         /// Build only this model and what it depends on
@@ -207,6 +221,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
     let writes = matches!(
         cli.command,
         Command::Ingest
+            | Command::Pull { .. }
             | Command::Build { .. }
             | Command::Report { .. }
             | Command::Run { .. }
@@ -255,6 +270,33 @@ async fn dispatch(cli: Cli) -> ExitCode {
             }
             Err(e) => Err(e),
         },
+        Command::Pull {
+            feeds,
+            since,
+            full,
+            format,
+        } => {
+            let opts = jobs::pull::PullOptions { since, full };
+            match jobs::pull::pull_all(&project, &feeds, &opts).await {
+                Ok(results) => {
+                    print_pulls(&results, format);
+                    let failed = results.iter().filter(|r| r.error.is_some()).count();
+                    // Refresh the current state of what changed, as `ingest` does.
+                    let refreshed =
+                        jobs::session(&project, crate::transform::AsOf(jobs::today(&project)))
+                            .await
+                            .map(|_| ());
+                    match refreshed {
+                        Ok(()) if failed > 0 => Err(JobError::Other(format!(
+                            "{failed} of {} database feed(s) failed",
+                            results.len()
+                        ))),
+                        other => other,
+                    }
+                }
+                Err(e) => Err(e),
+            }
+        }
         Command::Build { select, as_of } => jobs::build(
             &project,
             select.as_deref(),
@@ -381,8 +423,40 @@ fn print_ingest(files: &[jobs::ingest::FileResult]) {
     );
 }
 
+/// One line per database feed; a failure is one line naming the feed.
+fn print_pulls(results: &[jobs::pull::PullResult], format: OutputFormat) {
+    if matches!(format, OutputFormat::Json) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(results).unwrap_or_default()
+        );
+        return;
+    }
+    for r in results {
+        match &r.error {
+            Some(e) if r.attempts == 0 => eprintln!("pull {}: failed: {e}", r.feed),
+            Some(e) => eprintln!(
+                "pull {}: failed after {} attempt(s): {e}",
+                r.feed, r.attempts
+            ),
+            None => println!(
+                "pull {}: {} ({} rows read, {} accepted, {} rejected, {} already taken; watermark {} -> {})",
+                r.feed,
+                r.status,
+                r.rows_read,
+                r.rows_accepted,
+                r.rows_rejected,
+                r.rows_seen,
+                r.watermark_from.as_deref().unwrap_or("start"),
+                r.watermark_to.as_deref().unwrap_or("unchanged")
+            ),
+        }
+    }
+}
+
 async fn run_and_print(project: &Project, week: &str, progress: bool) -> Result<(), JobError> {
     let s = jobs::run(project, week, progress).await?;
+    print_pulls(&s.pulls, OutputFormat::Table);
     print_ingest(&s.files);
     println!("built {} model(s)", s.built.len());
     for r in &s.reports {
@@ -513,6 +587,14 @@ async fn serve(
             })
         })
         .collect();
+    // Database feeds with their own `[source] schedule` are pulled on it.
+    schedules.extend(project.pipelines.iter().filter_map(|p| {
+        let db = p.database.as_ref()?;
+        db.schedule.as_ref().map(|c| Schedule {
+            job: format!("pull:{}", p.feed),
+            cron: c.clone(),
+        })
+    }));
     for s in extra {
         let Some((job, cron)) = s.split_once('=') else {
             return Err(JobError::Other(format!(
@@ -634,6 +716,12 @@ async fn status(project: &Project, format: OutputFormat) -> Result<(), JobError>
     }
     let runs = crate::schedule::last_runs(&project.data_dir(), 10)
         .map_err(|e| JobError::Other(e.to_string()))?;
+    let mut pulls = crate::lake::ledger::Ledger::open(&project.data_dir())?.pull_status()?;
+    for p in &mut pulls {
+        if let (Some(k), Some(v)) = (&p.watermark_kind, &p.watermark) {
+            p.watermark = Some(crate::intake::database::show_mark(k, v));
+        }
+    }
     match format {
         OutputFormat::Json => {
             let to_json =
@@ -651,6 +739,7 @@ async fn status(project: &Project, format: OutputFormat) -> Result<(), JobError>
                 "quarantine": to_json(&quarantine),
                 "tables": tables.iter().map(|(t, f, r, a)| serde_json::json!({"table": t, "files": f, "rows": r, "updated_at": a})).collect::<Vec<_>>(),
                 "runs": runs,
+                "database_feeds": pulls,
             });
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
@@ -666,6 +755,23 @@ async fn status(project: &Project, format: OutputFormat) -> Result<(), JobError>
             println!("lake tables:");
             for (t, f, r, a) in &tables {
                 println!("  {t:<28} {r:>10} rows in {f:>4} file(s), updated {a}");
+            }
+            if !pulls.is_empty() {
+                println!("database feeds:");
+                for p in &pulls {
+                    println!(
+                        "  {:<24} {} {:<11} {:>9} rows  watermark {}{}",
+                        p.feed,
+                        p.last_pull,
+                        p.status,
+                        p.rows_read,
+                        p.watermark.as_deref().unwrap_or("-"),
+                        p.error
+                            .as_ref()
+                            .map(|e| format!("  error: {e}"))
+                            .unwrap_or_default()
+                    );
+                }
             }
             println!("recent runs:");
             for r in &runs {

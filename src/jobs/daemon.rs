@@ -18,6 +18,11 @@ pub struct ProjectRunner {
 impl ProjectRunner {
     fn weekly(&self, name: &str, at: chrono::DateTime<chrono::Utc>) -> Result<RunCounts, JobError> {
         let p = &self.project;
+        let pulls = self.handle.block_on(super::pull::pull_all(
+            p,
+            &[],
+            &super::pull::PullOptions::default(),
+        ))?;
         let files = super::ingest_all(p, false)?;
         let today = at.with_timezone(&p.tz).date_naive();
         let week = crate::report::last_complete_week(today);
@@ -46,7 +51,17 @@ impl ProjectRunner {
             }
             Ok::<(), JobError>(())
         })?;
-        Ok(counts(&files))
+        let mut c = counts(&files);
+        c.add(&pull_counts(&pulls));
+        Ok(c)
+    }
+}
+
+fn pull_counts(pulls: &[super::pull::PullResult]) -> RunCounts {
+    RunCounts {
+        rows_in: pulls.iter().map(|p| p.rows_read).sum(),
+        rows_accepted: pulls.iter().map(|p| p.rows_accepted).sum(),
+        rows_rejected: pulls.iter().map(|p| p.rows_rejected).sum(),
     }
 }
 
@@ -74,6 +89,31 @@ impl Runner for ProjectRunner {
         let result = match job.split_once(':') {
             Some(("report", name)) => self.weekly(name, at),
             _ if job == "ingest" => super::ingest_all(p, false).map(|f| counts(&f)),
+            // `pull` (every database feed) or `pull:<feed>`. A feed that failed fails the run,
+            // so the daemon's retry and the run ledger see it.
+            Some(("pull", _)) | None if job.starts_with("pull") => {
+                let feeds: Vec<String> = job
+                    .strip_prefix("pull:")
+                    .map(|f| vec![f.to_string()])
+                    .unwrap_or_default();
+                self.handle
+                    .block_on(super::pull::pull_all(
+                        p,
+                        &feeds,
+                        &super::pull::PullOptions::default(),
+                    ))
+                    .and_then(|r| {
+                        let failed: Vec<String> = r
+                            .iter()
+                            .filter_map(|x| x.error.as_ref().map(|e| format!("{}: {e}", x.feed)))
+                            .collect();
+                        if failed.is_empty() {
+                            Ok(pull_counts(&r))
+                        } else {
+                            Err(JobError::Other(failed.join("; ")))
+                        }
+                    })
+            }
             _ if job == "build" => {
                 let as_of = crate::transform::AsOf(at.with_timezone(&p.tz).date_naive());
                 self.handle

@@ -187,7 +187,7 @@ fn candidates<'a>(project: &'a Project, unit: &str) -> Vec<(usize, &'a Pipeline)
         .pipelines
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.accepts_unit(unit))
+        .filter(|(_, p)| p.database.is_none() && p.accepts_unit(unit))
         .collect()
 }
 
@@ -245,7 +245,7 @@ fn parse_file(
         unit_codes,
     );
     let mut out = lake
-        .create(
+        .create_background(
             lake.delivery_file(&pipeline.table, delivery),
             norm.lake_schema(),
         )
@@ -256,7 +256,7 @@ fn parse_file(
             return false;
         }
         if let Some(batch) = norm.push_row(row, cells)
-            && let Err(e) = out.write(&batch)
+            && let Err(e) = out.write(batch)
         {
             write_err = Some(e);
             return false;
@@ -267,7 +267,7 @@ fn parse_file(
         return Err(ParseFailure::Job(e.into()));
     }
     if let Some(batch) = norm.flush() {
-        out.write(&batch).map_err(|e| ParseFailure::Job(e.into()))?;
+        out.write(batch).map_err(|e| ParseFailure::Job(e.into()))?;
     }
     // A header with no rows under it is a real delivery ("nothing to report this week"): it is
     // recorded, counts for timeliness, and adds no rows.
@@ -287,7 +287,7 @@ fn parse_file(
     })
 }
 
-fn write_issues(
+pub(crate) fn write_issues(
     lake: &Lake,
     delivery: i64,
     unit: &str,
@@ -557,7 +557,7 @@ pub fn ingest_file(
     }
 }
 
-fn finish_receipt(
+pub(crate) fn finish_receipt(
     project: &Project,
     ledger: &Ledger,
     mut result: FileResult,

@@ -5,6 +5,7 @@
 
 pub mod daemon;
 pub mod ingest;
+pub mod pull;
 pub mod receipt;
 
 use crate::config::Project;
@@ -138,6 +139,7 @@ pub async fn exchange(
 
 /// What `sanhu run` did.
 pub struct RunSummary {
+    pub pulls: Vec<pull::PullResult>,
     pub files: Vec<ingest::FileResult>,
     pub built: Vec<transform::Built>,
     pub reports: Vec<PathBuf>,
@@ -146,6 +148,8 @@ pub struct RunSummary {
 
 /// Ingest, build, and write the weekly report for `week`.
 pub async fn run(project: &Project, week: &str, progress: bool) -> Result<RunSummary, JobError> {
+    // Database feeds first: a feed that fails is reported and the rest of the run goes on.
+    let pulls = pull::pull_all(project, &[], &pull::PullOptions::default()).await?;
     let files = ingest_all(project, progress)?;
     let built = build(project, None, week_as_of(project, week)?).await?;
     let mut reports = Vec::new();
@@ -158,6 +162,7 @@ pub async fn run(project: &Project, week: &str, progress: bool) -> Result<RunSum
         exchange(project, &[], week, false).await?
     };
     Ok(RunSummary {
+        pulls,
         files,
         built,
         reports,

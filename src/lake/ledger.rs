@@ -98,7 +98,78 @@ CREATE TABLE IF NOT EXISTS deliveries (
     receipt_path  TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_sha ON deliveries(sha256, status);
+-- Database feeds: how far each has been pulled. Written in the same transaction that marks the
+-- pull's delivery ingested, so a crash in between repeats the window instead of skipping it.
+CREATE TABLE IF NOT EXISTS watermarks (
+    feed        TEXT PRIMARY KEY,
+    column_name TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    -- JSON array of the fingerprints of the rows taken whose watermark is exactly `value`:
+    -- the next pull reads from `value` inclusive and skips these.
+    boundary    TEXT NOT NULL,
+    delivery    INTEGER,
+    updated_at  TEXT NOT NULL
+);
+-- Every pull attempt of a database feed, including the ones that brought nothing or failed.
+CREATE TABLE IF NOT EXISTS pulls (
+    id             INTEGER PRIMARY KEY,
+    feed           TEXT NOT NULL,
+    source         TEXT NOT NULL,
+    started_at     TEXT NOT NULL,
+    finished_at    TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    attempts       INTEGER NOT NULL,
+    rows_read      INTEGER NOT NULL,
+    rows_seen      INTEGER NOT NULL,
+    delivery       INTEGER,
+    watermark_from TEXT,
+    watermark_to   TEXT,
+    error          TEXT
+);
 "#;
+
+/// A database feed's committed watermark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watermark {
+    pub column: String,
+    /// How the column is typed (`intake::database::MarkKind` name).
+    pub kind: String,
+    pub value: String,
+    pub boundary: Vec<String>,
+}
+
+/// A database feed as `sanhu status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PullStatus {
+    pub feed: String,
+    pub source: String,
+    pub last_pull: String,
+    pub status: String,
+    pub attempts: i64,
+    pub rows_read: i64,
+    pub error: Option<String>,
+    pub watermark_column: Option<String>,
+    pub watermark: Option<String>,
+    pub watermark_kind: Option<String>,
+}
+
+/// One line of the pull log.
+#[derive(Debug, Clone, Default)]
+pub struct PullLog {
+    pub feed: String,
+    pub source: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub status: String,
+    pub attempts: u32,
+    pub rows_read: u64,
+    pub rows_seen: u64,
+    pub delivery: Option<i64>,
+    pub watermark_from: Option<String>,
+    pub watermark_to: Option<String>,
+    pub error: Option<String>,
+}
 
 impl Ledger {
     pub fn open(data_dir: &Path) -> Result<Ledger, LakeError> {
@@ -179,6 +250,108 @@ impl Ledger {
             ],
         )?;
         Ok(())
+    }
+
+    /// Mark a pulled delivery ingested and move its feed's watermark, in one transaction.
+    pub fn finish_pull(
+        &self,
+        id: i64,
+        o: &Outcome,
+        finished_at: &str,
+        feed: &str,
+        mark: Option<&Watermark>,
+    ) -> Result<(), LakeError> {
+        let tx = self.conn.unchecked_transaction()?;
+        self.finish(id, Status::Ingested, o, finished_at)?;
+        if let Some(m) = mark {
+            self.conn.execute(
+                "INSERT INTO watermarks (feed, column_name, kind, value, boundary, delivery, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(feed) DO UPDATE SET column_name = ?2, kind = ?3, value = ?4,
+                    boundary = ?5, delivery = ?6, updated_at = ?7",
+                params![
+                    feed,
+                    m.column,
+                    m.kind,
+                    m.value,
+                    serde_json::to_string(&m.boundary).unwrap_or_else(|_| "[]".into()),
+                    id,
+                    finished_at
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn watermark(&self, feed: &str) -> Result<Option<Watermark>, LakeError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT column_name, kind, value, boundary FROM watermarks WHERE feed = ?1",
+                params![feed],
+                |r| {
+                    let boundary: String = r.get(3)?;
+                    Ok(Watermark {
+                        column: r.get(0)?,
+                        kind: r.get(1)?,
+                        value: r.get(2)?,
+                        boundary: serde_json::from_str(&boundary).unwrap_or_default(),
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn log_pull(&self, p: &PullLog) -> Result<(), LakeError> {
+        self.conn.execute(
+            "INSERT INTO pulls (feed, source, started_at, finished_at, status, attempts, rows_read,
+                rows_seen, delivery, watermark_from, watermark_to, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                p.feed,
+                p.source,
+                p.started_at,
+                p.finished_at,
+                p.status,
+                p.attempts,
+                p.rows_read as i64,
+                p.rows_seen as i64,
+                p.delivery,
+                p.watermark_from,
+                p.watermark_to,
+                p.error
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Each database feed's last pull and committed watermark, for `sanhu status`.
+    pub fn pull_status(&self) -> Result<Vec<PullStatus>, LakeError> {
+        let mut st = self.conn.prepare(
+            "SELECT p.feed, p.source, p.finished_at, p.status, p.attempts, p.rows_read, p.error,
+                    w.column_name, w.value, w.kind
+             FROM pulls p LEFT JOIN watermarks w ON w.feed = p.feed
+             WHERE p.id = (SELECT max(id) FROM pulls q WHERE q.feed = p.feed)
+             ORDER BY p.feed",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(PullStatus {
+                    feed: r.get(0)?,
+                    source: r.get(1)?,
+                    last_pull: r.get(2)?,
+                    status: r.get(3)?,
+                    attempts: r.get(4)?,
+                    rows_read: r.get(5)?,
+                    error: r.get(6)?,
+                    watermark_column: r.get(7)?,
+                    watermark: r.get(8)?,
+                    watermark_kind: r.get(9)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     pub fn set_paths(

@@ -138,15 +138,18 @@ impl Lake {
         })
     }
 
-    /// Remove files a crashed writer left behind.
+    /// Remove files a crashed writer left behind: in every table folder, and in the folder of
+    /// current-state snapshots beside the lake (`data/current`).
     pub fn sweep_partials(&self) -> usize {
         let mut removed = 0;
-        for t in std::fs::read_dir(&self.root)
+        let tables = std::fs::read_dir(&self.root)
             .into_iter()
             .flatten()
             .flatten()
-        {
-            for f in std::fs::read_dir(t.path()).into_iter().flatten().flatten() {
+            .map(|t| t.path());
+        let current = self.root.parent().map(|d| d.join("current"));
+        for dir in tables.chain(current) {
+            for f in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 if f.file_name()
                     .to_str()
                     .is_some_and(|n| n.ends_with(".partial"))
@@ -205,6 +208,99 @@ impl Drop for PendingFile {
     }
 }
 
+/// A [`PendingFile`] written on a thread of its own: the caller hands batches over and goes on
+/// reading and checking the next rows while Parquet encoding and zstd run on the other core. At
+/// most two batches wait in between, so memory stays bounded. Dropped without
+/// [`BackgroundFile::finish`], the file is deleted like a `PendingFile`.
+pub struct BackgroundFile {
+    tx: Option<std::sync::mpsc::SyncSender<Msg>>,
+    handle: Option<std::thread::JoinHandle<Result<Option<FinishedFile>, LakeError>>>,
+    pub rows: u64,
+}
+
+enum Msg {
+    Batch(RecordBatch),
+    Finish,
+}
+
+impl Lake {
+    /// [`Lake::create`], with the encoding on a background thread.
+    pub fn create_background(
+        &self,
+        target: PathBuf,
+        schema: SchemaRef,
+    ) -> Result<BackgroundFile, LakeError> {
+        let mut file = self.create(target, schema)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(2);
+        let handle = std::thread::Builder::new()
+            .name("parquet-writer".into())
+            .spawn(move || {
+                for m in rx {
+                    match m {
+                        Msg::Batch(b) => file.write(&b)?,
+                        Msg::Finish => return file.finish().map(Some),
+                    }
+                }
+                // The sender went away without `finish`: abandoned, `file` is dropped (deleted).
+                Ok(None)
+            })
+            .map_err(io(&self.root))?;
+        Ok(BackgroundFile {
+            tx: Some(tx),
+            handle: Some(handle),
+            rows: 0,
+        })
+    }
+}
+
+impl BackgroundFile {
+    fn join(&mut self) -> Result<Option<FinishedFile>, LakeError> {
+        self.tx.take();
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(LakeError::Io {
+                path: PathBuf::from("parquet-writer"),
+                source: std::io::Error::other("the Parquet writer thread panicked"),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    pub fn write(&mut self, batch: RecordBatch) -> Result<(), LakeError> {
+        self.rows += batch.num_rows() as u64;
+        let sent = self
+            .tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(Msg::Batch(batch)).is_ok());
+        if sent {
+            return Ok(());
+        }
+        // The writer stopped: its error says why.
+        self.join()?;
+        Err(LakeError::Io {
+            path: PathBuf::from("parquet-writer"),
+            source: std::io::Error::other("the Parquet writer stopped"),
+        })
+    }
+
+    pub fn finish(mut self) -> Result<FinishedFile, LakeError> {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::Finish);
+        }
+        self.join()?.ok_or_else(|| LakeError::Io {
+            path: PathBuf::from("parquet-writer"),
+            source: std::io::Error::other("the Parquet writer stopped before the end"),
+        })
+    }
+}
+
+impl Drop for BackgroundFile {
+    fn drop(&mut self) {
+        // Without `finish` the thread sees the channel close and deletes its file.
+        let _ = self.join();
+    }
+}
+
 /// A complete file waiting to be renamed into place.
 #[derive(Debug)]
 pub struct FinishedFile {
@@ -258,5 +354,31 @@ mod tests {
         let g = lake.create(lake.delivery_file("t", 2), schema).unwrap();
         drop(g);
         assert_eq!(std::fs::read_dir(lake.table_dir("t")).unwrap().count(), 1);
+        // The same through the background writer: committed on finish, gone when dropped.
+        let mut b = lake
+            .create_background(lake.delivery_file("t", 4), batch.schema())
+            .unwrap();
+        b.write(batch.clone()).unwrap();
+        b.write(batch.clone()).unwrap();
+        let done = b.finish().unwrap();
+        assert_eq!(done.rows, 6);
+        done.commit().unwrap();
+        let mut b = lake
+            .create_background(lake.delivery_file("t", 5), batch.schema())
+            .unwrap();
+        b.write(batch.clone()).unwrap();
+        drop(b);
+        assert_eq!(std::fs::read_dir(lake.table_dir("t")).unwrap().count(), 2);
+        // What a killed process left, in a table folder and among the snapshots, is swept.
+        let current = dir.path().join("current");
+        std::fs::create_dir_all(&current).unwrap();
+        std::fs::write(current.join(".t.abc.parquet.99.partial"), b"x").unwrap();
+        std::fs::write(
+            lake.table_dir("t").join(".d00000003.parquet.99.partial"),
+            b"x",
+        )
+        .unwrap();
+        assert_eq!(lake.sweep_partials(), 2);
+        assert_eq!(std::fs::read_dir(&current).unwrap().count(), 0);
     }
 }

@@ -79,6 +79,14 @@ pub struct RunCounts {
     pub rows_rejected: u64,
 }
 
+impl RunCounts {
+    pub fn add(&mut self, o: &RunCounts) {
+        self.rows_in += o.rows_in;
+        self.rows_accepted += o.rows_accepted;
+        self.rows_rejected += o.rows_rejected;
+    }
+}
+
 /// One scheduled job: its name for the [`Runner`] and a 6-field cron expression with seconds,
 /// read in the project's local time, e.g. `0 0 8 * * Mon`.
 #[derive(Debug, Clone, PartialEq, Eq)]
