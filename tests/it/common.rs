@@ -72,6 +72,20 @@ impl Project {
             .unwrap()
     }
 
+    /// Run with extra environment variables (a database feed's connection URL, a failpoint).
+    pub fn sanhu_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sanhu"))
+            .arg("--project")
+            .arg(self.path())
+            .arg("--quiet")
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("SANHU_LOG")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    }
+
     /// Run and require success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.sanhu(args);

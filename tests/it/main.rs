@@ -5,6 +5,7 @@ mod common;
 
 mod clearance;
 mod credit;
+mod database;
 mod exchange;
 mod ingest;
 mod redelivery;
