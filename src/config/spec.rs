@@ -18,6 +18,8 @@ pub struct ProjectFile {
     #[serde(default)]
     pub clearance: ClearanceSettings,
     #[serde(default)]
+    pub exchange: ExchangeSettings,
+    #[serde(default)]
     pub units: Vec<UnitSpec>,
     #[serde(default)]
     pub seeds: Vec<SeedSpec>,
@@ -73,6 +75,23 @@ impl Default for IntakeLimits {
             max_columns: 512,
             batch_rows: 16_384,
             read_timeout_secs: 1800,
+        }
+    }
+}
+
+/// `[exchange]`: how the units' packages are written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExchangeSettings {
+    /// A table up to this many rows also gets a sheet in the package's xlsx (for a clerk to
+    /// look at); larger ones are in Parquet only, with a note on their sheet.
+    pub xlsx_max_rows: u64,
+}
+
+impl Default for ExchangeSettings {
+    fn default() -> Self {
+        ExchangeSettings {
+            xlsx_max_rows: 10_000,
         }
     }
 }

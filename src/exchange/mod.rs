@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 /// Above this many rows a table goes in Parquet only: the xlsx copy is for people, and a sheet
 /// model of a million rows would hold gigabytes (measured: 7 GiB RSS for the commerce package at
 /// one million declarations before this cap).
-const XLSX_MAX_ROWS: usize = 50_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
@@ -106,6 +105,7 @@ pub async fn exchange(
     } else {
         units.to_vec()
     };
+    let xlsx_max_rows = project.settings.exchange.xlsx_max_rows;
     let mut out = Vec::new();
     for unit in &targets {
         let u = project
@@ -234,7 +234,7 @@ pub async fn exchange(
                     deliveries.extend(col.as_primitive::<Int64Type>().iter().flatten());
                 }
                 w.write(&b).map_err(write_err)?;
-                if (rows as usize) <= XLSX_MAX_ROWS {
+                if rows <= xlsx_max_rows {
                     batches.push(b);
                 } else {
                     batches.clear();
@@ -242,12 +242,12 @@ pub async fn exchange(
             }
             w.finish().and_then(|f| f.commit()).map_err(write_err)?;
             let digest = sha256(&file)?;
-            if (rows as usize) > XLSX_MAX_ROWS {
+            if rows > xlsx_max_rows {
                 sheets.push(Sheet {
                     name: grant.table.chars().take(31).collect(),
                     blocks: vec![Block::Paragraph(format!(
                         "{}：共{}行，超过表格版上限{}行，请使用同目录下的 {}.parquet 文件。",
-                        grant.rule, rows, XLSX_MAX_ROWS, grant.table
+                        grant.rule, rows, xlsx_max_rows, grant.table
                     ))],
                     charts: vec![],
                     tab_color: None,

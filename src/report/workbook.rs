@@ -1578,6 +1578,9 @@ fn render(layout: &WorkbookLayout<'_>) -> Result<Vec<u8>, ReportError> {
         }
     };
     let mut book = xlsx::Workbook::new();
+    // Deflate level 1: a third of the time of the default 6 for files about a tenth larger;
+    // the zip step was the largest single cost of writing the weekly exchange packages.
+    book.set_zip_compression_level(1);
     // Set before any sheet exists: the Normal style (and with it Excel's width unit) becomes 等线.
     book.set_default_format(&base_format(), 20, 64)
         .map_err(book_err("set the default font"))?;

@@ -189,3 +189,42 @@ fn a_matrix_asking_for_a_restricted_column_fails_validate_with_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_table_past_the_xlsx_limit_travels_in_parquet_only() {
+    let p = Project::bundled();
+    let settings = std::fs::read_to_string(p.path().join("sanhu.toml")).unwrap();
+    std::fs::write(
+        p.path().join("sanhu.toml"),
+        settings.replace("xlsx_max_rows = 10000", "xlsx_max_rows = 2"),
+    )
+    .unwrap();
+    p.drop_file(
+        "customs",
+        "报关单数据.csv",
+        common::DECLARATIONS_CSV.as_bytes(),
+    );
+    p.ok(&["ingest"]);
+    p.ok(&["exchange", "--unit", "commerce", "--week", "2026-W46"]);
+    let dir = p.path().join("data/outbox/commerce/2026-W46");
+    use calamine::Reader;
+    let mut book = calamine::open_workbook_auto(dir.join("commerce-2026-W46.xlsx")).unwrap();
+    let sheet = book.worksheet_range("customs_declaration").unwrap();
+    let cells: Vec<String> = sheet.cells().map(|(_, _, c)| c.to_string()).collect();
+    // Four declarations, limit 2: a note instead of rows; the Parquet file has all four.
+    assert_eq!(cells.len(), 1, "{cells:?}");
+    assert!(
+        cells[0].contains(
+            "共4行，超过表格版上限2行，请使用同目录下的 customs_declaration.parquet 文件"
+        ),
+        "{cells:?}"
+    );
+    let m = manifest(&p, "commerce", "2026-W46");
+    let decl = m["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "customs_declaration")
+        .unwrap();
+    assert_eq!(decl["rows"], 4);
+}
