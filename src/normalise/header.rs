@@ -16,6 +16,19 @@ pub const HEADER_SEARCH_ROWS: usize = 30;
 
 /// Full-width ASCII to half-width, ideographic space to space, trimmed.
 pub fn fold(s: &str) -> String {
+    fold_cow(s).into_owned()
+}
+
+/// [`fold`] without a copy when there is nothing to fold: ASCII text only needs trimming, and
+/// most cells of a large CSV are ASCII (codes, numbers, times).
+pub fn fold_cow(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() {
+        return std::borrow::Cow::Borrowed(s.trim());
+    }
+    std::borrow::Cow::Owned(fold_chars(s))
+}
+
+fn fold_chars(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let c = match c {

@@ -24,7 +24,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-pub use header::{Detection, detect, fold};
+pub use header::{Detection, detect, fold, fold_cow};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
@@ -161,7 +161,11 @@ pub struct Normaliser<'a> {
     pending: usize,
     vals: Vec<Val>,
     row_issues: Vec<Issue>,
-    keys: HashMap<String, u32>,
+    /// Keys seen in this delivery: a 128-bit fingerprint of the key → its first row. Not the
+    /// key text: at 10M rows the texts alone took ~800 MB; two independent 64-bit SipHashes
+    /// make a false "duplicate" about as likely as 2⁻¹⁰⁰ at that size.
+    keys: HashMap<u128, u32>,
+    key_hash: (std::hash::RandomState, std::hash::RandomState),
     key_buf: String,
     unit_codes: Vec<String>,
     pub issues: Vec<Issue>,
@@ -201,6 +205,7 @@ impl<'a> Normaliser<'a> {
             vals: Vec::with_capacity(schema.columns.len()),
             row_issues: Vec::new(),
             keys: HashMap::new(),
+            key_hash: Default::default(),
             key_buf: String::new(),
             unit_codes,
             issues: Vec::new(),
@@ -315,7 +320,12 @@ impl<'a> Normaliser<'a> {
                 use std::fmt::Write;
                 let _ = write!(self.key_buf, "{:?}\u{1f}", self.vals[k]);
             }
-            match self.keys.entry(self.key_buf.clone()) {
+            let fp = {
+                use std::hash::BuildHasher;
+                (u128::from(self.key_hash.0.hash_one(&self.key_buf)) << 64)
+                    | u128::from(self.key_hash.1.hash_one(&self.key_buf))
+            };
+            match self.keys.entry(fp) {
                 Entry::Occupied(first) => {
                     let first = *first.get();
                     let key_text = schema
@@ -499,7 +509,7 @@ impl<'a> Normaliser<'a> {
                 RawCell::Int(0) => Ok(Val::Bool(false)),
                 RawCell::Number(f) if *f == 1.0 || *f == 0.0 => Ok(Val::Bool(*f == 1.0)),
                 _ => {
-                    let t = fold(&cell.display());
+                    let t = folded(cell);
                     match t.to_ascii_lowercase().as_str() {
                         "是" | "y" | "yes" | "true" | "1" | "√" | "✓" | "t" | "有" => {
                             Ok(Val::Bool(true))
@@ -520,7 +530,7 @@ impl<'a> Normaliser<'a> {
                 .map(|dt| Val::Date(days_since_epoch(dt.date()))),
             ColumnType::Timestamp => {
                 let instant = match cell {
-                    RawCell::Text(t) => match datetime::parse_datetime_text(&fold(t))
+                    RawCell::Text(t) => match datetime::parse_datetime_text(&fold_cow(t))
                         .map_err(|e| reject(format!("“{}”{}", col.title, e)))?
                     {
                         datetime::Parsed::Instant(utc) => utc,
@@ -571,7 +581,7 @@ impl<'a> Normaliser<'a> {
                     ))
                 })
             }
-            RawCell::Text(t) => match datetime::parse_datetime_text(&fold(t))
+            RawCell::Text(t) => match datetime::parse_datetime_text(&fold_cow(t))
                 .map_err(|e| reject(format!("“{}”{}", col.title, e)))?
             {
                 datetime::Parsed::Local(d) => Ok(d),
@@ -625,15 +635,23 @@ fn text_of(cell: &RawCell) -> Result<String, String> {
         )),
         RawCell::Bool(b) => Ok(if *b { "是" } else { "否" }.to_string()),
         _ => {
-            let t = fold(&cell.display());
+            let t = folded(cell);
             // A leading apostrophe is how clerks force text in Excel; some exports keep it.
-            Ok(t.strip_prefix('\'').map(str::to_string).unwrap_or(t))
+            Ok(t.strip_prefix('\'').unwrap_or(&t).to_string())
         }
     }
 }
 
+/// A cell's text, folded; text cells are borrowed, not copied, when nothing changes.
+fn folded(cell: &RawCell) -> std::borrow::Cow<'_, str> {
+    match cell {
+        RawCell::Text(s) => fold_cow(s),
+        other => std::borrow::Cow::Owned(fold(&other.display())),
+    }
+}
+
 fn numeric_text(cell: &RawCell) -> String {
-    let t = fold(&cell.display());
+    let t = folded(cell);
     let t = t.strip_prefix('\'').unwrap_or(&t);
     t.chars()
         .filter(|c| *c != ',' && *c != '¥' && *c != '￥' && !c.is_whitespace())
