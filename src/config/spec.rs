@@ -44,6 +44,10 @@ pub struct ProjectSection {
     pub timezone: Spanned<String>,
     #[serde(default = "default_data_dir")]
     pub data_dir: String,
+    /// Memory for queries, in MiB: sorts, windows and grouped aggregations past it spill to the
+    /// OS temp folder instead of growing. None: unbounded.
+    #[serde(default)]
+    pub memory_limit_mib: Option<u64>,
 }
 
 fn default_tz() -> Spanned<String> {

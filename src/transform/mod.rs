@@ -88,7 +88,22 @@ pub fn new_context(project: &Project) -> SessionContext {
     let mut config = SessionConfig::new().with_information_schema(true);
     config.options_mut().sql_parser.collect_spans = true;
     config.options_mut().sql_parser.enable_ident_normalization = true;
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = match project.settings.project.memory_limit_mib {
+        Some(mib) => {
+            use datafusion::execution::memory_pool::FairSpillPool;
+            use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+            // Fair among the spilling operators of one query; temp files in the OS temp folder.
+            let pool = Arc::new(FairSpillPool::new((mib as usize) << 20));
+            match RuntimeEnvBuilder::new().with_memory_pool(pool).build_arc() {
+                Ok(rt) => SessionContext::new_with_config_rt(config, rt),
+                Err(e) => {
+                    tracing::warn!(error = %e, "memory limit not applied");
+                    SessionContext::new_with_config(config)
+                }
+            }
+        }
+        None => SessionContext::new_with_config(config),
+    };
     functions::register(&ctx, project.tz);
     ctx.register_udaf(quantile::udaf());
     ctx
