@@ -61,15 +61,7 @@ impl Project {
     }
 
     pub fn sanhu(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sanhu"))
-            .arg("--project")
-            .arg(self.path())
-            .arg("--quiet")
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("SANHU_LOG")
-            .output()
-            .unwrap()
+        self.sanhu_env(args, &[])
     }
 
     /// Run with extra environment variables (a database feed's connection URL, a failpoint).

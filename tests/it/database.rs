@@ -240,6 +240,21 @@ fn postgres_incremental_pulls_keep_the_boundary_rows_once() {
         "pull customs_db: nothing new (0 rows read, 0 accepted, 0 rejected, 1 already taken; \
          watermark 2026-11-11 01:00:00.000000+00:00 -> unchanged)"
     );
+    // A backfill from a chosen value reads that window again (rows 5 and 2 here) whatever the
+    // committed watermark; the watermark stays at the largest value seen.
+    let (ok, out, _) = pull(&p, &env, &["--since", "2026-11-11 00:00:00+00"]);
+    assert!(ok);
+    assert_eq!(
+        out.trim(),
+        "pull customs_db: pulled (2 rows read, 2 accepted, 0 rejected, 0 already taken; \
+         watermark 2026-11-11 00:00:00+00 -> 2026-11-11 01:00:00.000000+00:00)"
+    );
+    let (ok, out, _) = pull(&p, &env, &[]);
+    assert!(ok);
+    assert!(
+        out.contains("nothing new (0 rows read, 0 accepted, 0 rejected, 1 already taken"),
+        "{out}"
+    );
     // `status` shows the feed's last pull and its committed watermark.
     let status = p.ok(&["status"]);
     let line = status
@@ -253,7 +268,7 @@ fn postgres_incremental_pulls_keep_the_boundary_rows_once() {
     );
     // The receipt of the first pull lists the rejected row for the customs office.
     let receipts = p.receipts("customs");
-    assert_eq!(receipts.len(), 2);
+    assert_eq!(receipts.len(), 3);
     assert_eq!(receipts[0]["file_name"], "customs_db@public.bgd");
     assert_eq!(receipts[0]["rows_rejected"], 1);
 }
@@ -290,6 +305,26 @@ fn a_crash_between_lake_write_and_ledger_commit_repeats_the_window() {
     assert_eq!(
         p.csv("SELECT entry_id, count(*) AS n FROM customs_declaration_history GROUP BY entry_id ORDER BY entry_id"),
         "entry_id,n\n020120261000000001,1\n020120261000000002,1\n020120261000000006,1\n"
+    );
+
+    // Upstream turns the watermark column into text: the comparison still runs on the server,
+    // but the values are no longer times. When rows come, it is said on one line; nothing lands.
+    db.sql("ALTER TABLE bgd ALTER COLUMN updated_at TYPE text");
+    db.sql(
+        "INSERT INTO bgd VALUES ('020120261000000007','I','0201','0110',NULL,'2026-11-13 08:00+08',NULL,NULL,false,1,'2026-11-13 08:00+08')",
+    );
+    let (ok, _, err) = pull(&p, &env, &[]);
+    assert!(!ok);
+    assert_eq!(
+        err.lines().find(|l| l.starts_with("pull customs_db")),
+        Some(
+            "pull customs_db: failed after 1 attempt(s): watermark column `updated_at` changed type upstream, \
+             from timestamp with time zone (UTC) to text; check with the agency, then run `sanhu pull --feed customs_db --full`"
+        )
+    );
+    assert_eq!(
+        p.csv("SELECT count(*) AS n FROM customs_declaration_history"),
+        "n\n3\n"
     );
 }
 

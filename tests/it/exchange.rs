@@ -19,6 +19,17 @@ fn manifest(p: &Project, unit: &str, week: &str) -> serde_json::Value {
     .unwrap()
 }
 
+/// One table's entry in a package manifest.
+fn table_entry(m: &serde_json::Value, table: &str) -> serde_json::Value {
+    m["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == table)
+        .unwrap_or_else(|| panic!("no {table} in {m}"))
+        .clone()
+}
+
 fn parquet_columns(path: &std::path::Path) -> Vec<String> {
     use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
     let r = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
@@ -113,34 +124,19 @@ fn row_filters_and_incremental_packages() {
     p.ok(&["ingest"]);
     p.ok(&["exchange", "--unit", "airport", "--week", "2026-W46"]);
     let m = manifest(&p, "airport", "2026-W46");
-    let decl = m["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "customs_declaration")
-        .unwrap();
+    let decl = table_entry(&m, "customs_declaration");
     assert_eq!(decl["rows"], 1);
     assert_eq!(decl["mode"], "full", "the first package is complete");
     // Nothing new since: the next package has no declaration rows; a new delivery brings only its rows.
     p.ok(&["exchange", "--unit", "airport", "--week", "2026-W47"]);
     let m = manifest(&p, "airport", "2026-W47");
-    let decl = m["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "customs_declaration")
-        .unwrap();
+    let decl = table_entry(&m, "customs_declaration");
     assert_eq!(decl["rows"], 0);
     p.drop_file("customs", "报关单数据_更正.csv", "报关单号,进出口,申报地海关,监管方式,申报时间\n020120261000000001,I,0201,0110,2026-11-09 09:05\n".as_bytes());
     p.ok(&["ingest"]);
     p.ok(&["exchange", "--unit", "airport", "--week", "2026-W48"]);
     let m = manifest(&p, "airport", "2026-W48");
-    let decl = m["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "customs_declaration")
-        .unwrap();
+    let decl = table_entry(&m, "customs_declaration");
     assert_eq!(decl["rows"], 1);
     assert_eq!(decl["deliveries"], serde_json::json!([3]));
     // --full sends the whole filtered table again.
@@ -148,12 +144,7 @@ fn row_filters_and_incremental_packages() {
         "exchange", "--unit", "airport", "--week", "2026-W48", "--full",
     ]);
     assert_eq!(
-        manifest(&p, "airport", "2026-W48")["tables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["table"] == "customs_declaration")
-            .unwrap()["rows"],
+        table_entry(&manifest(&p, "airport", "2026-W48"), "customs_declaration")["rows"],
         1
     );
     // The audit log names who got what under which rule.
@@ -220,11 +211,6 @@ fn a_table_past_the_xlsx_limit_travels_in_parquet_only() {
         "{cells:?}"
     );
     let m = manifest(&p, "commerce", "2026-W46");
-    let decl = m["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "customs_declaration")
-        .unwrap();
+    let decl = table_entry(&m, "customs_declaration");
     assert_eq!(decl["rows"], 4);
 }
