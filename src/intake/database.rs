@@ -398,14 +398,7 @@ pub enum MarkKind {
 impl MarkKind {
     pub fn of(dt: &DataType) -> Option<MarkKind> {
         Some(match dt {
-            DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64 => MarkKind::Int,
+            d if d.is_integer() => MarkKind::Int,
             DataType::Decimal128(_, s) => MarkKind::Decimal(*s),
             DataType::Date32 | DataType::Date64 => MarkKind::Date,
             DataType::Timestamp(_, tz) => MarkKind::Timestamp(tz.as_ref().map(|t| t.to_string())),
