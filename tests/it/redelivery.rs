@@ -20,6 +20,16 @@ fn declarations(rows: &[(&str, &str)]) -> String {
 #[test]
 fn upsert_across_three_deliveries() {
     let p = Project::bundled();
+    let current = || {
+        p.csv("select right(entry_id, 1) as e, total_value_cny from customs_declaration order by entry_id")
+    };
+    let snapshots = || -> Vec<String> {
+        p.files_under("current")
+            .into_iter()
+            .filter(|f| f.starts_with("customs_declaration."))
+            .collect()
+    };
+    let mut states = Vec::new();
     for (name, rows) in [
         ("报关单数据_1.csv", vec![("1", "100"), ("2", "200")]),
         ("报关单数据_2.csv", vec![("2", "250"), ("3", "300")]),
@@ -27,7 +37,32 @@ fn upsert_across_three_deliveries() {
     ] {
         p.drop_file("customs", name, declarations(&rows).as_bytes());
         p.ok(&["ingest"]);
+        states.push(current());
+        if states.len() == 1 {
+            // One delivery is its own current state: nothing is materialised.
+            assert_eq!(snapshots(), Vec::<String>::new());
+        }
     }
+    // Each state was built from the one before (the first delivery, then the snapshot of two)
+    // plus the new delivery; the listing beside the snapshot names the files it covers.
+    assert_eq!(
+        states,
+        [
+            "e,total_value_cny\n1,100.00\n2,200.00\n",
+            "e,total_value_cny\n1,100.00\n2,250.00\n3,300.00\n",
+            "e,total_value_cny\n1,150.00\n2,250.00\n3,300.00\n",
+        ]
+    );
+    let snaps = snapshots();
+    assert_eq!(snaps.len(), 2, "{snaps:?}");
+    let listing = snaps.iter().find(|f| f.ends_with(".files")).unwrap();
+    let text =
+        std::fs::read_to_string(p.path().join("data").join("current").join(listing)).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert_eq!(
+        p.csv("select right(entry_id, 1) as e, _source_file from customs_declaration order by entry_id"),
+        "e,_source_file\n1,报关单数据_3.csv\n2,报关单数据_2.csv\n3,报关单数据_2.csv\n"
+    );
     assert_eq!(
         p.csv("select right(entry_id, 1) as e, total_value_cny, _source_file from customs_declaration order by entry_id"),
         "e,total_value_cny,_source_file\n1,150.00,报关单数据_3.csv\n2,250.00,报关单数据_2.csv\n3,300.00,报关单数据_2.csv\n"
@@ -116,7 +151,7 @@ fn replace_period_across_three_deliveries_and_the_same_correction_twice() {
     let snapshots: Vec<String> = p
         .files_under("current")
         .into_iter()
-        .filter(|f| f.starts_with("task_progress."))
+        .filter(|f| f.starts_with("task_progress.") && f.ends_with(".parquet"))
         .collect();
     assert_eq!(snapshots.len(), 1, "{snapshots:?}");
     // History keeps all six rows of the three deliveries.
