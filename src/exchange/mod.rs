@@ -117,6 +117,9 @@ pub async fn exchange(
         let mut tables = Vec::new();
         let mut sheets = Vec::new();
         let mut seen = BTreeSet::new();
+        // One commit (one fsync) per package, after its manifest is written: a package cut short
+        // leaves no audit rows, so its rows are sent again next time rather than lost.
+        let audit = audit.unchecked_transaction()?;
         for grant in project.grants.iter().filter(|g| &g.unit == unit) {
             if !seen.insert(grant.table.clone()) {
                 continue; // the first grant for a table wins (more specific entries come first)
@@ -337,6 +340,7 @@ pub async fn exchange(
             serde_json::to_string_pretty(&manifest).unwrap_or_default(),
         )
         .map_err(|e| ExchangeError::Write(mpath.clone(), e.to_string()))?;
+        audit.commit()?;
         out.push((manifest, mpath));
     }
     Ok(out)

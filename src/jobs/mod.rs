@@ -151,15 +151,25 @@ pub async fn run(project: &Project, week: &str, progress: bool) -> Result<RunSum
     // Database feeds first: a feed that fails is reported and the rest of the run goes on.
     let pulls = pull::pull_all(project, &[], &pull::PullOptions::default()).await?;
     let files = ingest_all(project, progress)?;
-    let built = build(project, None, week_as_of(project, week)?).await?;
+    // Build, reports and packages share one session: they see the lake as of the same day, and
+    // registering years of delivery files (and their current states) once is enough.
+    let as_of = week_as_of(project, week)?;
+    let (ctx, lake) = session(project, as_of).await?;
+    let built = transform::build(&ctx, project, &lake, None, as_of).await?;
     let mut reports = Vec::new();
     for r in &project.reports {
-        reports.extend(report(project, &r.name, week).await?);
+        for edition in [Edition::Internal, Edition::Circulated] {
+            reports.push(report::write_report(&ctx, project, &r.name, week, edition).await?);
+        }
     }
     let packages = if project.grants.is_empty() {
         Vec::new()
     } else {
-        exchange(project, &[], week, false).await?
+        crate::exchange::exchange(&ctx, project, &lake, &[], week, false)
+            .await?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect()
     };
     Ok(RunSummary {
         pulls,
