@@ -51,7 +51,7 @@ pub fn sniff_dialect(head: &[u8]) -> Dialect {
     }
 }
 
-fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read>>, Dialect), IntakeError> {
+fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read + Send>>, Dialect), IntakeError> {
     let mut head = Vec::with_capacity(65536);
     std::fs::File::open(path)?
         .take(65536)
@@ -66,7 +66,7 @@ fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read>>, Dialect), IntakeErro
         .has_headers(false)
         .flexible(true)
         .delimiter(dialect.delimiter)
-        .from_reader(Box::new(decoded) as Box<dyn Read>);
+        .from_reader(Box::new(decoded) as Box<dyn Read + Send>);
     Ok((reader, dialect))
 }
 
@@ -78,7 +78,7 @@ fn is_dump_null(f: &str) -> bool {
 
 /// One record as cells. The previous row's strings are reused (`spare`), so a long file is
 /// read without an allocation per cell.
-fn to_cells(rec: &csv::StringRecord, out: &mut Vec<RawCell>, spare: &mut Vec<String>) {
+pub fn to_cells(rec: &csv::StringRecord, out: &mut Vec<RawCell>, spare: &mut Vec<String>) {
     for c in out.drain(..) {
         if let RawCell::Text(s) = c {
             spare.push(s);
@@ -115,53 +115,92 @@ pub fn preview(
     })
 }
 
+/// A CSV file's records one at a time, with the row count and size limits checked as they come.
+pub struct Records {
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    row: u32,
+    max_rows: u64,
+    max_columns: u32,
+}
+
+impl Records {
+    pub fn open(path: &Path, limits: &IntakeLimits) -> Result<Records, IntakeError> {
+        let (reader, _) = open(path)?;
+        Ok(Records {
+            reader,
+            row: 0,
+            max_rows: limits.max_rows,
+            max_columns: limits.max_columns,
+        })
+    }
+
+    /// Read the next record into `rec`; its 1-based row number, or None at the end.
+    pub fn next_into(&mut self, rec: &mut csv::StringRecord) -> Result<Option<u32>, IntakeError> {
+        match self.reader.read_record(rec) {
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(e) => {
+                let row = self.row + 1;
+                return Err(match e.kind() {
+                    csv::ErrorKind::Io(_) => {
+                        IntakeError::Corrupt(format!("第{row}行附近读取失败：{e}"))
+                    }
+                    _ => IntakeError::Corrupt(format!("第{row}行附近格式错误：{e}")),
+                });
+            }
+        }
+        self.row += 1;
+        if self.row as u64 > self.max_rows || rec.len() > self.max_columns as usize {
+            return Err(IntakeError::SheetTooLarge {
+                sheet: CSV_SHEET.into(),
+                rows: self.row as u64,
+                cols: rec.len() as u64,
+                max_rows: self.max_rows,
+                max_cols: self.max_columns,
+            });
+        }
+        Ok(Some(self.row))
+    }
+
+    /// Fill `recs` with up to `n` records, reusing the records it holds; returns the row number
+    /// of the first (and `recs` is empty at the end of the file).
+    pub fn next_chunk(
+        &mut self,
+        recs: &mut Vec<csv::StringRecord>,
+        n: usize,
+    ) -> Result<u32, IntakeError> {
+        let first = self.row + 1;
+        let mut filled = 0;
+        while filled < n {
+            if filled == recs.len() {
+                recs.push(csv::StringRecord::new());
+            }
+            if self.next_into(&mut recs[filled])?.is_none() {
+                break;
+            }
+            filled += 1;
+        }
+        recs.truncate(filled);
+        Ok(first)
+    }
+}
+
 pub fn stream(
     path: &Path,
     limits: &IntakeLimits,
     visit: &mut Visit<'_>,
 ) -> Result<(), IntakeError> {
-    let (mut reader, _) = open(path)?;
+    let mut records = Records::open(path, limits)?;
     let mut rec = csv::StringRecord::new();
     let mut cells = Vec::new();
     let mut spare = Vec::new();
-    let mut row: u32 = 0;
-    loop {
-        match reader.read_record(&mut rec) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {}
-            Err(e) => {
-                return Err(match e.kind() {
-                    csv::ErrorKind::Io(_) => {
-                        IntakeError::Corrupt(format!("第{}行附近读取失败：{e}", row + 1))
-                    }
-                    _ => IntakeError::Corrupt(format!("第{}行附近格式错误：{e}", row + 1)),
-                });
-            }
-        }
-        row += 1;
-        if row as u64 > limits.max_rows {
-            return Err(IntakeError::SheetTooLarge {
-                sheet: CSV_SHEET.into(),
-                rows: row as u64,
-                cols: rec.len() as u64,
-                max_rows: limits.max_rows,
-                max_cols: limits.max_columns,
-            });
-        }
-        if rec.len() > limits.max_columns as usize {
-            return Err(IntakeError::SheetTooLarge {
-                sheet: CSV_SHEET.into(),
-                rows: row as u64,
-                cols: rec.len() as u64,
-                max_rows: limits.max_rows,
-                max_cols: limits.max_columns,
-            });
-        }
+    while let Some(row) = records.next_into(&mut rec)? {
         to_cells(&rec, &mut cells, &mut spare);
         if !visit(row, &cells) {
             return Ok(());
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

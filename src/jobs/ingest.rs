@@ -191,6 +191,12 @@ fn candidates<'a>(project: &'a Project, unit: &str) -> Vec<(usize, &'a Pipeline)
         .collect()
 }
 
+/// CSV files from this size on are checked on every core (`normalise::parallel`); below it the
+/// threads cost more than they save.
+const PARALLEL_CSV_BYTES: u64 = 4 << 20;
+/// The same for workbooks (compressed size): the XML is read on one thread, checked on the others.
+const PARALLEL_XLSX_BYTES: u64 = 1 << 20;
+
 fn parse_file(
     project: &Project,
     lake: &Lake,
@@ -251,18 +257,33 @@ fn parse_file(
         )
         .map_err(|e| ParseFailure::Job(e.into()))?;
     let mut write_err: Option<crate::lake::LakeError> = None;
-    intake::stream(path, format, &detection.sheet, limits, &mut |row, cells| {
-        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
-            return false;
-        }
-        if let Some(batch) = norm.push_row(row, cells)
-            && let Err(e) = out.write(batch)
-        {
+    let plan = normalise::parallel::Plan::for_machine(limits.batch_rows);
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut sink = |batch: RecordBatch| match out.write(batch) {
+        Ok(()) => true,
+        Err(e) => {
             write_err = Some(e);
-            return false;
+            false
         }
-        true
-    })?;
+    };
+    if plan.workers > 1 && format == intake::Format::Csv && size >= PARALLEL_CSV_BYTES {
+        normalise::parallel::check_csv(path, limits, plan, &mut norm, cancel, &mut sink)?;
+    } else if plan.workers > 1 && format == intake::Format::Xlsx && size >= PARALLEL_XLSX_BYTES {
+        let sheet = &detection.sheet;
+        normalise::parallel::check_sheet(
+            path, format, sheet, limits, plan, &mut norm, cancel, &mut sink,
+        )?;
+    } else {
+        intake::stream(path, format, &detection.sheet, limits, &mut |row, cells| {
+            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                return false;
+            }
+            match norm.push_row(row, cells) {
+                Some(batch) => sink(batch),
+                None => true,
+            }
+        })?;
+    }
     if let Some(e) = write_err {
         return Err(ParseFailure::Job(e.into()));
     }

@@ -3,6 +3,8 @@
 //! Each check takes the cell text already folded to half-width and trimmed, and returns the
 //! canonical form or the Chinese reason a clerk will read on the receipt.
 
+use std::borrow::Cow;
+
 /// The 31 characters of GB 32100-2015 (no I, O, S, V, Z), in value order.
 const USCC_CHARS: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 const USCC_WEIGHTS: [u32; 17] = [
@@ -27,8 +29,8 @@ pub fn uscc_check_char(first17: &[u8]) -> Option<char> {
 }
 
 /// Validate a 统一社会信用代码; returns it upper-cased.
-pub fn check_uscc(s: &str) -> Result<String, String> {
-    let up = s.to_ascii_uppercase();
+pub fn check_uscc(s: &str) -> Result<Cow<'_, str>, String> {
+    let up = upper(s);
     let b = up.as_bytes();
     if b.len() != 18 || !up.is_ascii() {
         return Err(format!(
@@ -46,8 +48,17 @@ pub fn check_uscc(s: &str) -> Result<String, String> {
     Ok(up)
 }
 
+/// `s` in ASCII capitals, borrowed when it already is.
+fn upper(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|c| c.is_ascii_lowercase()) {
+        Cow::Owned(s.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
 /// 报关单号: 18 digits = office (4) + year (4) + I/E flag (1 import, 0 export) + sequence (9).
-pub fn check_entry_id(s: &str) -> Result<String, String> {
+pub fn check_entry_id(s: &str) -> Result<Cow<'_, str>, String> {
     if !s.bytes().all(|c| c.is_ascii_digit()) {
         return Err("报关单号应全部为数字".to_string());
     }
@@ -61,12 +72,12 @@ pub fn check_entry_id(s: &str) -> Result<String, String> {
     if !matches!(&s[8..9], "0" | "1") {
         return Err("报关单号第9位进出口标志应为1(进口)或0(出口)".to_string());
     }
-    Ok(s.to_string())
+    Ok(Cow::Borrowed(s))
 }
 
 /// 海关编码: 10 characters, digits and capital letters.
-pub fn check_customs_code(s: &str) -> Result<String, String> {
-    let up = s.to_ascii_uppercase();
+pub fn check_customs_code(s: &str) -> Result<Cow<'_, str>, String> {
+    let up = upper(s);
     if up.len() != 10
         || !up
             .bytes()
@@ -78,25 +89,33 @@ pub fn check_customs_code(s: &str) -> Result<String, String> {
 }
 
 /// 监管方式: 4 digits; exports often drop the leading zero ("110" is 0110 一般贸易).
-pub fn check_trade_mode(s: &str) -> Result<String, String> {
+pub fn check_trade_mode(s: &str) -> Result<Cow<'_, str>, String> {
     let digits = s.strip_suffix(".0").unwrap_or(s);
     if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|c| c.is_ascii_digit()) {
         return Err(format!("监管方式应为4位数字代码，实为“{s}”"));
     }
-    Ok(format!("{digits:0>4}"))
+    Ok(zero_pad4(digits))
 }
 
 /// 关区代码: 4 digits, zero-padded the same way.
-pub fn check_customs_office(s: &str) -> Result<String, String> {
+pub fn check_customs_office(s: &str) -> Result<Cow<'_, str>, String> {
     let digits = s.strip_suffix(".0").unwrap_or(s);
     if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|c| c.is_ascii_digit()) {
         return Err(format!("关区代码应为4位数字，实为“{s}”"));
     }
-    Ok(format!("{digits:0>4}"))
+    Ok(zero_pad4(digits))
+}
+
+fn zero_pad4(digits: &str) -> Cow<'_, str> {
+    if digits.len() == 4 {
+        Cow::Borrowed(digits)
+    } else {
+        Cow::Owned(format!("{digits:0>4}"))
+    }
 }
 
 /// ISO week `2026-W47` (also accepts `2026W47`, `2026-w5`).
-pub fn check_iso_week(s: &str) -> Result<String, String> {
+pub fn check_iso_week(s: &str) -> Result<Cow<'_, str>, String> {
     let up = s.to_ascii_uppercase();
     let bad = || format!("周次应为“2026-W47”格式，实为“{s}”");
     let (y, w) = up.split_once('W').ok_or_else(bad)?;
@@ -108,7 +127,7 @@ pub fn check_iso_week(s: &str) -> Result<String, String> {
     {
         return Err(bad());
     }
-    Ok(format!("{year}-W{week:02}"))
+    Ok(Cow::Owned(format!("{year}-W{week:02}")))
 }
 
 #[cfg(test)]
@@ -124,11 +143,11 @@ mod tests {
             "9135021359498494XQ",
             "91350200776049653A",
         ] {
-            assert_eq!(check_uscc(s), Ok(s.to_string()), "{s}");
+            assert_eq!(check_uscc(s).as_deref(), Ok(s), "{s}");
         }
         assert_eq!(
-            check_uscc("91310110666007217t"),
-            Ok("91310110666007217T".to_string())
+            check_uscc("91310110666007217t").as_deref(),
+            Ok("91310110666007217T")
         );
     }
 

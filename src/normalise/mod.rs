@@ -12,6 +12,7 @@ pub mod datetime;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod header;
+pub mod parallel;
 
 use crate::config::spec::{CodeCheck, ColumnType, OnInvalid, RowCheckKind};
 use crate::config::{Column, Schema};
@@ -25,8 +26,10 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 pub use header::{Detection, detect, fold, fold_cow};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -59,11 +62,12 @@ pub struct Issue {
     pub severity: Severity,
 }
 
-/// A cell after coercion.
+/// A cell after coercion. Text borrows from the row's cells (or the schema's value map) unless
+/// folding or a code check changed it, so a typical row is checked without allocating.
 #[derive(Debug, Clone, PartialEq)]
-enum Val {
+enum Val<'c> {
     Null,
-    Str(String),
+    Str(Cow<'c, str>),
     Int(i64),
     Float(f64),
     Dec(i128),
@@ -100,9 +104,9 @@ impl ColBuilder {
             }
         }
     }
-    fn append(&mut self, v: &Val) {
+    fn append(&mut self, v: &Val<'_>) {
         match (self, v) {
-            (ColBuilder::Str(b), Val::Str(s)) => b.append_value(s),
+            (ColBuilder::Str(b), Val::Str(s)) => b.append_value(s.as_ref()),
             (ColBuilder::Int(b), Val::Int(i)) => b.append_value(*i),
             (ColBuilder::Float(b), Val::Float(f)) => b.append_value(*f),
             (ColBuilder::Dec(b), Val::Dec(d)) => b.append_value(*d),
@@ -159,17 +163,84 @@ pub struct Normaliser<'a> {
     file_name: String,
     batch_rows: usize,
     pending: usize,
-    vals: Vec<Val>,
     row_issues: Vec<Issue>,
     /// Keys seen in this delivery: a 128-bit fingerprint of the key → its first row. Not the
     /// key text: at 10M rows the texts alone took ~800 MB; two independent 64-bit SipHashes
     /// make a false "duplicate" about as likely as 2⁻¹⁰⁰ at that size.
     keys: HashMap<u128, u32>,
     key_hash: (std::hash::RandomState, std::hash::RandomState),
-    key_buf: String,
+    /// Checking rows in parallel: the key check is left to whoever merges the chunks in file
+    /// order ([`Normaliser::merge`]); accepted rows' keys wait here, one per batch row.
+    defer_keys: bool,
+    deferred: Vec<DeferredKey>,
+    zone: LocalZone,
     unit_codes: Vec<String>,
     pub issues: Vec<Issue>,
     pub counts: Counts,
+}
+
+/// Wall times of the project's time zone to UTC, remembering each day's offset: converting is
+/// then a lookup, not a search of the zone's transitions (three timestamps a row add up).
+struct LocalZone {
+    tz: Tz,
+    /// Local day (days from CE) → its UTC offset in seconds, for days with one offset
+    /// throughout; direct-mapped.
+    days: std::cell::RefCell<Vec<(i32, i32)>>,
+}
+
+impl LocalZone {
+    const SLOTS: usize = 1024;
+
+    fn new(tz: Tz) -> LocalZone {
+        LocalZone {
+            tz,
+            days: std::cell::RefCell::new(vec![(i32::MIN, 0); Self::SLOTS]),
+        }
+    }
+
+    /// The UTC time of a wall time: None when a change of offset skipped it; the earlier when
+    /// the wall time came twice.
+    fn to_utc(&self, local: NaiveDateTime) -> Option<NaiveDateTime> {
+        use chrono::{Datelike, LocalResult, Offset};
+        let day = local.date().num_days_from_ce();
+        let slot = day.rem_euclid(Self::SLOTS as i32) as usize;
+        let (cached_day, offset) = self.days.borrow()[slot];
+        if cached_day == day {
+            return local.checked_sub_signed(chrono::TimeDelta::seconds(offset.into()));
+        }
+        let utc = self.tz.from_local_datetime(&local).earliest()?.naive_utc();
+        // A day whose first and last instants have one and the same offset has no change of
+        // offset in it (the time zone database has no day with two changes that cancel out).
+        let at = |h, m, s, us| {
+            local
+                .date()
+                .and_hms_micro_opt(h, m, s, us)
+                .map(|t| self.tz.offset_from_local_datetime(&t))
+        };
+        if let (Some(LocalResult::Single(a)), Some(LocalResult::Single(b))) =
+            (at(0, 0, 0, 0), at(23, 59, 59, 999_999))
+            && a.fix() == b.fix()
+        {
+            self.days.borrow_mut()[slot] = (day, a.fix().local_minus_utc());
+        }
+        Some(utc)
+    }
+}
+
+/// An accepted row whose key is still to be checked against the rows before it.
+#[derive(Debug, Clone, Copy)]
+pub struct DeferredKey {
+    fingerprint: u128,
+    row: u32,
+    warned: bool,
+}
+
+/// What one chunk of rows came to, checked apart from the rows before it.
+pub struct Checked {
+    pub batch: Option<RecordBatch>,
+    pub issues: Vec<Issue>,
+    pub counts: Counts,
+    keys: Vec<DeferredKey>,
 }
 
 impl<'a> Normaliser<'a> {
@@ -182,13 +253,37 @@ impl<'a> Normaliser<'a> {
         batch_rows: usize,
         unit_codes: Vec<String>,
     ) -> Self {
-        let cap = batch_rows.min(65_536);
+        Self::assemble(
+            schema,
+            tz,
+            (
+                detection.source_col.clone(),
+                detection.headers.clone(),
+                detection.header_row,
+            ),
+            (delivery_id, file_name.to_string()),
+            batch_rows,
+            unit_codes,
+        )
+    }
+
+    /// `(source_col, headers, header_row)` say where the columns are; `(delivery, file)` is
+    /// the lineage every row carries.
+    fn assemble(
+        schema: &'a Schema,
+        tz: Tz,
+        (source_col, headers, header_row): (Vec<Option<usize>>, Vec<String>, u32),
+        (delivery_id, file_name): (i64, String),
+        batch_rows: usize,
+        unit_codes: Vec<String>,
+    ) -> Self {
+        let cap = batch_rows.min(16_384);
         Normaliser {
             schema,
             tz,
-            source_col: detection.source_col.clone(),
-            headers: detection.headers.clone(),
-            header_row: detection.header_row,
+            source_col,
+            headers,
+            header_row,
             lake_schema: schema.lake_schema(),
             builders: schema
                 .columns
@@ -199,18 +294,130 @@ impl<'a> Normaliser<'a> {
             file_col: StringBuilder::with_capacity(cap, cap * file_name.len()),
             row_col: Int64Builder::with_capacity(cap),
             delivery_id,
-            file_name: file_name.to_string(),
+            file_name,
             batch_rows: batch_rows.max(1),
             pending: 0,
-            vals: Vec::with_capacity(schema.columns.len()),
             row_issues: Vec::new(),
             keys: HashMap::new(),
             key_hash: Default::default(),
-            key_buf: String::new(),
+            defer_keys: false,
+            deferred: Vec::new(),
+            zone: LocalZone::new(tz),
             unit_codes,
             issues: Vec::new(),
             counts: Counts::default(),
         }
+    }
+
+    /// A normaliser for one worker of a parallel read: same settings and key fingerprints as
+    /// `self` (which merges), batches only when [`Normaliser::take_checked`] is called, key
+    /// check deferred to the merge.
+    pub fn worker(&self) -> Normaliser<'a> {
+        let mut w = Self::assemble(
+            self.schema,
+            self.tz,
+            (
+                self.source_col.clone(),
+                self.headers.clone(),
+                self.header_row,
+            ),
+            (self.delivery_id, self.file_name.clone()),
+            self.batch_rows,
+            self.unit_codes.clone(),
+        );
+        w.batch_rows = usize::MAX;
+        w.key_hash = self.key_hash.clone();
+        w.defer_keys = true;
+        w
+    }
+
+    /// The rows checked since the last call, for [`Normaliser::merge`].
+    pub fn take_checked(&mut self) -> Checked {
+        Checked {
+            batch: self.flush(),
+            issues: std::mem::take(&mut self.issues),
+            counts: std::mem::take(&mut self.counts),
+            keys: std::mem::take(&mut self.deferred),
+        }
+    }
+
+    /// Take a worker's chunk, in file order: check its keys against every earlier row (the first
+    /// occurrence wins, as when reading row by row), drop the repeats from its batch, and add
+    /// its issues and counts. Returns the rows to write.
+    pub fn merge(&mut self, chunk: Checked) -> Option<RecordBatch> {
+        let Checked {
+            batch,
+            mut issues,
+            counts,
+            keys,
+        } = chunk;
+        let mut counts = counts;
+        let mut keep = Vec::with_capacity(keys.len());
+        let mut repeats = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            match self.keys.entry(k.fingerprint) {
+                Entry::Occupied(first) => {
+                    keep.push(false);
+                    repeats.push((i, k.row, *first.get()));
+                    counts.accepted -= 1;
+                    counts.rejected += 1;
+                    if k.warned {
+                        counts.warnings -= 1;
+                    }
+                }
+                Entry::Vacant(v) => {
+                    keep.push(true);
+                    v.insert(k.row);
+                }
+            }
+        }
+        let batch = match batch {
+            Some(b) if !repeats.is_empty() => {
+                for &(i, row, first) in &repeats {
+                    let vals: Vec<Val<'_>> = self
+                        .schema
+                        .key
+                        .iter()
+                        .map(|&k| val_at(b.column(k), i))
+                        .collect();
+                    issues.push(self.duplicate_issue(row, first, |k| vals[k].clone()));
+                }
+                // Stable: a repeated row's warnings stay before its rejection.
+                issues.sort_by_key(|i| i.row);
+                let mask = datafusion::arrow::array::BooleanArray::from(keep);
+                datafusion::arrow::compute::filter_record_batch(&b, &mask)
+                    .ok()
+                    .filter(|b| b.num_rows() > 0)
+            }
+            other => other,
+        };
+        self.issues.append(&mut issues);
+        self.counts.rows_read += counts.rows_read;
+        self.counts.accepted += counts.accepted;
+        self.counts.rejected += counts.rejected;
+        self.counts.warnings += counts.warnings;
+        self.counts.skipped += counts.skipped;
+        batch
+    }
+
+    /// The rejection of a row whose key an earlier row (`first`) already has; `key(i)` is the
+    /// value of the i-th key column.
+    fn duplicate_issue<'v>(&self, row: u32, first: u32, key: impl Fn(usize) -> Val<'v>) -> Issue {
+        let schema = self.schema;
+        let key_text = schema
+            .key
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| format!("{}={}", schema.columns[k].title, self.show(&key(i))))
+            .collect::<Vec<_>>()
+            .join("，");
+        self.make_issue(
+            row,
+            Some(schema.key[0]),
+            key_text,
+            format!("主键重复：与第{first}行相同"),
+            Severity::Rejected,
+        )
     }
 
     pub fn lake_schema(&self) -> SchemaRef {
@@ -225,6 +432,18 @@ impl<'a> Normaliser<'a> {
         reason: String,
         severity: Severity,
     ) {
+        let issue = self.make_issue(row, col, value, reason, severity);
+        self.row_issues.push(issue);
+    }
+
+    fn make_issue(
+        &self,
+        row: u32,
+        col: Option<usize>,
+        value: String,
+        reason: String,
+        severity: Severity,
+    ) -> Issue {
         let (column, letter) = match col.and_then(|c| self.source_col[c]) {
             Some(fc) => (
                 Some(self.headers.get(fc).cloned().unwrap_or_default()),
@@ -232,14 +451,14 @@ impl<'a> Normaliser<'a> {
             ),
             None => (col.map(|c| self.schema.columns[c].title.clone()), None),
         };
-        self.row_issues.push(Issue {
+        Issue {
             row,
             column,
             letter,
             value,
             reason,
             severity,
-        });
+        }
     }
 
     /// Take one data row; returns a batch when enough rows are pending.
@@ -252,9 +471,9 @@ impl<'a> Normaliser<'a> {
             return None;
         }
         self.counts.rows_read += 1;
-        self.vals.clear();
         self.row_issues.clear();
         let schema = self.schema;
+        let mut vals: Vec<Val<'_>> = Vec::with_capacity(schema.columns.len());
         for (ci, col) in schema.columns.iter().enumerate() {
             let cell = self.source_col[ci]
                 .and_then(|fc| cells.get(fc))
@@ -279,12 +498,12 @@ impl<'a> Normaliser<'a> {
                     Severity::Rejected,
                 );
             }
-            self.vals.push(v);
+            vals.push(v);
         }
         for rc in &schema.row_checks {
             match rc.kind {
                 RowCheckKind::NotBefore => {
-                    let (a, b) = (&self.vals[rc.column], &self.vals[rc.other]);
+                    let (a, b) = (&vals[rc.column], &vals[rc.other]);
                     let earlier = match (a, b) {
                         (Val::Ts(x), Val::Ts(y)) => x < y,
                         (Val::Date(x), Val::Date(y)) => x < y,
@@ -315,38 +534,32 @@ impl<'a> Normaliser<'a> {
             .any(|i| i.severity == Severity::Rejected);
         if !rejected {
             // Keys are unique within a delivery: the first occurrence wins, later ones are rejected.
-            self.key_buf.clear();
+            let (mut h0, mut h1) = (
+                self.key_hash.0.build_hasher(),
+                self.key_hash.1.build_hasher(),
+            );
             for &k in &schema.key {
-                use std::fmt::Write;
-                let _ = write!(self.key_buf, "{:?}\u{1f}", self.vals[k]);
+                vals[k].hash_into(&mut h0);
+                vals[k].hash_into(&mut h1);
             }
-            let fp = {
-                use std::hash::BuildHasher;
-                (u128::from(self.key_hash.0.hash_one(&self.key_buf)) << 64)
-                    | u128::from(self.key_hash.1.hash_one(&self.key_buf))
-            };
-            match self.keys.entry(fp) {
-                Entry::Occupied(first) => {
-                    let first = *first.get();
-                    let key_text = schema
-                        .key
-                        .iter()
-                        .map(|&k| {
-                            format!("{}={}", schema.columns[k].title, self.show(&self.vals[k]))
-                        })
-                        .collect::<Vec<_>>()
-                        .join("，");
-                    let k0 = schema.key[0];
-                    self.issue(
-                        row,
-                        Some(k0),
-                        key_text,
-                        format!("主键重复：与第{first}行相同"),
-                        Severity::Rejected,
-                    );
-                }
-                Entry::Vacant(v) => {
-                    v.insert(row);
+            let fp = (u128::from(h0.finish()) << 64) | u128::from(h1.finish());
+            if self.defer_keys {
+                self.deferred.push(DeferredKey {
+                    fingerprint: fp,
+                    row,
+                    warned: !self.row_issues.is_empty(),
+                });
+            } else {
+                match self.keys.entry(fp) {
+                    Entry::Occupied(first) => {
+                        let first = *first.get();
+                        let issue =
+                            self.duplicate_issue(row, first, |i| vals[schema.key[i]].clone());
+                        self.row_issues.push(issue);
+                    }
+                    Entry::Vacant(v) => {
+                        v.insert(row);
+                    }
                 }
             }
         }
@@ -361,7 +574,7 @@ impl<'a> Normaliser<'a> {
                 self.counts.warnings += 1;
             }
             self.counts.accepted += 1;
-            for (b, v) in self.builders.iter_mut().zip(&self.vals) {
+            for (b, v) in self.builders.iter_mut().zip(&vals) {
                 b.append(v);
             }
             self.delivery.append_value(self.delivery_id);
@@ -393,7 +606,7 @@ impl<'a> Normaliser<'a> {
         )
     }
 
-    fn show(&self, v: &Val) -> String {
+    fn show(&self, v: &Val<'_>) -> String {
         match v {
             Val::Ts(t) => chrono::DateTime::from_timestamp_micros(*t)
                 .map(|d| {
@@ -405,7 +618,7 @@ impl<'a> Normaliser<'a> {
             Val::Date(d) => NaiveDate::from_num_days_from_ce_opt(*d + 719_163)
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
-            Val::Str(s) => s.clone(),
+            Val::Str(s) => s.to_string(),
             Val::Int(i) => i.to_string(),
             Val::Float(f) => f.to_string(),
             Val::Dec(d) => format!("{}.{:02}", d / 100, (d % 100).abs()),
@@ -414,7 +627,7 @@ impl<'a> Normaliser<'a> {
         }
     }
 
-    fn coerce(&self, col: &Column, cell: &RawCell) -> Result<Val, Bad> {
+    fn coerce<'c>(&self, col: &'c Column, cell: &'c RawCell) -> Result<Val<'c>, Bad<'c>> {
         let reject = Bad::reject;
         if let RawCell::Error(e) = cell {
             let severity = if col.required {
@@ -434,13 +647,19 @@ impl<'a> Normaliser<'a> {
         match col.ty {
             ColumnType::String => {
                 let text = text_of(cell).map_err(reject)?;
-                let mapped = col
-                    .map
-                    .get(&text)
-                    .or_else(|| col.map.get(&text.to_uppercase()))
-                    .cloned()
-                    .unwrap_or(text);
-                if !col.values.is_empty() && !col.values.contains(&mapped) {
+                let mapped: Cow<'c, str> = if col.map.is_empty() {
+                    text
+                } else {
+                    match col
+                        .map
+                        .get(text.as_ref())
+                        .or_else(|| col.map.get(&text.to_uppercase()))
+                    {
+                        Some(m) => Cow::Borrowed(m.as_str()),
+                        None => text,
+                    }
+                };
+                if !col.values.is_empty() && !col.values.iter().any(|v| *v == *mapped) {
                     return Err(reject(format!(
                         "“{}”取值“{}”不在允许范围（{}）",
                         col.title,
@@ -450,8 +669,15 @@ impl<'a> Normaliser<'a> {
                 }
                 match col.check {
                     None => Ok(Val::Str(mapped)),
-                    Some(check) => match run_check(check, &mapped, &self.unit_codes) {
-                        Ok(v) => Ok(Val::Str(v)),
+                    Some(check) => match run_check(check, &mapped, &self.unit_codes).map(|c| {
+                        match c {
+                            // The canonical form is most often the whole text as sent.
+                            Cow::Borrowed(b) if b.len() == mapped.len() => None,
+                            other => Some(other.into_owned()),
+                        }
+                    }) {
+                        Ok(None) => Ok(Val::Str(mapped)),
+                        Ok(Some(v)) => Ok(Val::Str(Cow::Owned(v))),
                         Err(reason) => match col.on_invalid {
                             OnInvalid::Reject => Err(reject(reason)),
                             // Kept as sent, flagged on the receipt.
@@ -510,7 +736,12 @@ impl<'a> Normaliser<'a> {
                 RawCell::Number(f) if *f == 1.0 || *f == 0.0 => Ok(Val::Bool(*f == 1.0)),
                 _ => {
                     let t = folded(cell);
-                    match t.to_ascii_lowercase().as_str() {
+                    let t = if t.bytes().any(|c| c.is_ascii_uppercase()) {
+                        Cow::Owned(t.to_ascii_lowercase())
+                    } else {
+                        t
+                    };
+                    match t.as_ref() {
                         "是" | "y" | "yes" | "true" | "1" | "√" | "✓" | "t" | "有" => {
                             Ok(Val::Bool(true))
                         }
@@ -546,16 +777,17 @@ impl<'a> Normaliser<'a> {
         }
     }
 
-    fn local_to_utc(&self, col: &Column, local: NaiveDateTime) -> Result<NaiveDateTime, Bad> {
-        // A wall time skipped by a DST change does not exist; an ambiguous one takes the earlier.
-        self.tz
-            .from_local_datetime(&local)
-            .earliest()
-            .map(|d| d.naive_utc())
+    fn local_to_utc<'c>(
+        &self,
+        col: &Column,
+        local: NaiveDateTime,
+    ) -> Result<NaiveDateTime, Bad<'c>> {
+        self.zone
+            .to_utc(local)
             .ok_or_else(|| Bad::reject(format!("“{}”时间{}在当地时区不存在", col.title, local)))
     }
 
-    fn to_naive(&self, col: &Column, cell: &RawCell) -> Result<NaiveDateTime, Bad> {
+    fn to_naive<'c>(&self, col: &Column, cell: &RawCell) -> Result<NaiveDateTime, Bad<'c>> {
         let reject = Bad::reject;
         match cell {
             RawCell::DateTime(d) => Ok(*d),
@@ -600,15 +832,54 @@ impl<'a> Normaliser<'a> {
     }
 }
 
-/// A cell that failed coercion or a check: why, how bad, and the value the row keeps.
-struct Bad {
-    reason: String,
-    severity: Severity,
-    keep: Val,
+/// Row `i` of a lake column as a value (for naming a repeated key after the row was built).
+fn val_at(a: &ArrayRef, i: usize) -> Val<'_> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::DataType as T;
+    use datafusion::arrow::datatypes::{
+        Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType,
+    };
+    if a.is_null(i) {
+        return Val::Null;
+    }
+    match a.data_type() {
+        T::Utf8 => Val::Str(Cow::Borrowed(a.as_string::<i32>().value(i))),
+        T::Int64 => Val::Int(a.as_primitive::<Int64Type>().value(i)),
+        T::Float64 => Val::Float(a.as_primitive::<Float64Type>().value(i)),
+        T::Decimal128(_, _) => Val::Dec(a.as_primitive::<Decimal128Type>().value(i)),
+        T::Boolean => Val::Bool(a.as_boolean().value(i)),
+        T::Date32 => Val::Date(a.as_primitive::<Date32Type>().value(i)),
+        T::Timestamp(_, _) => Val::Ts(a.as_primitive::<TimestampMicrosecondType>().value(i)),
+        _ => Val::Null,
+    }
 }
 
-impl Bad {
-    fn reject(reason: String) -> Bad {
+/// A cell that failed coercion or a check: why, how bad, and the value the row keeps.
+struct Bad<'c> {
+    reason: String,
+    severity: Severity,
+    keep: Val<'c>,
+}
+
+impl Val<'_> {
+    /// Feed the value to a hasher for the key fingerprint (the variant first, so "1" the text
+    /// and 1 the integer differ; floats by their bits).
+    fn hash_into(&self, h: &mut impl Hasher) {
+        std::mem::discriminant(self).hash(h);
+        match self {
+            Val::Null => {}
+            Val::Str(s) => s.as_ref().hash(h),
+            Val::Int(i) | Val::Ts(i) => i.hash(h),
+            Val::Float(f) => f.to_bits().hash(h),
+            Val::Dec(d) => d.hash(h),
+            Val::Bool(b) => b.hash(h),
+            Val::Date(d) => d.hash(h),
+        }
+    }
+}
+
+impl<'c> Bad<'c> {
+    fn reject(reason: String) -> Bad<'c> {
         Bad {
             reason,
             severity: Severity::Rejected,
@@ -624,7 +895,7 @@ fn days_since_epoch(d: NaiveDate) -> i32 {
 
 /// A cell as text for a string column. Large integers are refused: Excel keeps 15 significant
 /// digits, so an 18-digit entry id stored as a number has already lost its last digits.
-fn text_of(cell: &RawCell) -> Result<String, String> {
+fn text_of(cell: &RawCell) -> Result<Cow<'_, str>, String> {
     match cell {
         RawCell::Number(f) if f.fract() == 0.0 && f.abs() >= 1e15 => Err(format!(
             "数字“{}”超过15位，Excel已丢失末位精度，请将该列设为文本格式后重新导出",
@@ -633,31 +904,40 @@ fn text_of(cell: &RawCell) -> Result<String, String> {
         RawCell::Int(i) if i.abs() >= 1_000_000_000_000_000 => Err(format!(
             "数字“{i}”超过15位，Excel已丢失末位精度，请将该列设为文本格式后重新导出"
         )),
-        RawCell::Bool(b) => Ok(if *b { "是" } else { "否" }.to_string()),
-        _ => {
-            let t = folded(cell);
-            // A leading apostrophe is how clerks force text in Excel; some exports keep it.
-            Ok(t.strip_prefix('\'').unwrap_or(&t).to_string())
-        }
+        RawCell::Bool(b) => Ok(Cow::Borrowed(if *b { "是" } else { "否" })),
+        // A leading apostrophe is how clerks force text in Excel; some exports keep it.
+        _ => Ok(match folded(cell) {
+            Cow::Borrowed(t) => Cow::Borrowed(t.strip_prefix('\'').unwrap_or(t)),
+            Cow::Owned(t) => match t.strip_prefix('\'') {
+                Some(rest) => Cow::Owned(rest.to_string()),
+                None => Cow::Owned(t),
+            },
+        }),
     }
 }
 
 /// A cell's text, folded; text cells are borrowed, not copied, when nothing changes.
-fn folded(cell: &RawCell) -> std::borrow::Cow<'_, str> {
+fn folded(cell: &RawCell) -> Cow<'_, str> {
     match cell {
         RawCell::Text(s) => fold_cow(s),
-        other => std::borrow::Cow::Owned(fold(&other.display())),
+        other => Cow::Owned(fold(&other.display())),
     }
 }
 
-fn numeric_text(cell: &RawCell) -> String {
+fn numeric_text(cell: &RawCell) -> Cow<'_, str> {
     let t = folded(cell);
+    // Plain digits, sign and point (what nearly every export writes) are taken as they are.
+    if t.bytes()
+        .all(|c| c.is_ascii_digit() || c == b'.' || c == b'-' || c == b'+')
+    {
+        return t;
+    }
     let t = t.strip_prefix('\'').unwrap_or(&t);
-    t.chars()
+    let cleaned = t
+        .chars()
         .filter(|c| *c != ',' && *c != '¥' && *c != '￥' && !c.is_whitespace())
-        .collect::<String>()
-        .trim_end_matches('元')
-        .to_string()
+        .collect::<String>();
+    Cow::Owned(cleaned.trim_end_matches('元').to_string())
 }
 
 /// Parse money text to hundredths, rounding half away from zero at the third decimal.
@@ -689,6 +969,11 @@ fn is_total_row(cells: &[RawCell]) -> bool {
     cells
         .iter()
         .find(|c| !c.is_empty())
+        // Every such label ends in 计, which folding leaves as it is: most rows stop here.
+        .filter(|c| match c {
+            RawCell::Text(s) | RawCell::Error(s) => s.contains('计'),
+            _ => false,
+        })
         .map(|c| {
             let t: String = fold(&c.display())
                 .chars()
@@ -699,7 +984,11 @@ fn is_total_row(cells: &[RawCell]) -> bool {
         .unwrap_or(false)
 }
 
-fn run_check(check: CodeCheck, v: &str, unit_codes: &[String]) -> Result<String, String> {
+fn run_check<'v>(
+    check: CodeCheck,
+    v: &'v str,
+    unit_codes: &[String],
+) -> Result<Cow<'v, str>, String> {
     match check {
         CodeCheck::Uscc => codes::check_uscc(v),
         CodeCheck::EntryId => codes::check_entry_id(v),
@@ -710,7 +999,11 @@ fn run_check(check: CodeCheck, v: &str, unit_codes: &[String]) -> Result<String,
         CodeCheck::Unit => {
             let low = v.to_ascii_lowercase();
             if unit_codes.contains(&low) {
-                Ok(low)
+                Ok(if low == v {
+                    Cow::Borrowed(v)
+                } else {
+                    Cow::Owned(low)
+                })
             } else {
                 Err(format!(
                     "单位代码“{v}”不存在（可用：{}）",
@@ -736,6 +1029,52 @@ mod tests {
         assert_eq!(
             numeric_text(&RawCell::Text("￥1,234.50元".into())),
             "1234.50"
+        );
+    }
+
+    #[test]
+    fn wall_times_convert_as_the_zone_says_across_its_changes() {
+        // Berlin: 2024-03-31 02:00–03:00 does not exist, 2024-10-27 02:00–03:00 comes twice.
+        for tz in [
+            chrono_tz::Europe::Berlin,
+            chrono_tz::Asia::Shanghai,
+            chrono_tz::America::Santiago,
+        ] {
+            let zone = LocalZone::new(tz);
+            let start = NaiveDate::from_ymd_opt(2024, 3, 25)
+                .unwrap()
+                .and_hms_opt(0, 17, 0)
+                .unwrap();
+            // Every 37 minutes over a year, twice (the second pass reads the cache).
+            for pass in 0..2 {
+                for i in 0..(366 * 24 * 60 / 37) {
+                    let local = start + chrono::TimeDelta::minutes(37 * i);
+                    let want = tz
+                        .from_local_datetime(&local)
+                        .earliest()
+                        .map(|d| d.naive_utc());
+                    assert_eq!(zone.to_utc(local), want, "{tz} {local} pass {pass}");
+                }
+            }
+        }
+        let zone = LocalZone::new(chrono_tz::Europe::Berlin);
+        let skipped = NaiveDate::from_ymd_opt(2024, 3, 31)
+            .unwrap()
+            .and_hms_opt(2, 30, 0)
+            .unwrap();
+        assert_eq!(zone.to_utc(skipped), None);
+        let twice = NaiveDate::from_ymd_opt(2024, 10, 27)
+            .unwrap()
+            .and_hms_opt(2, 30, 0)
+            .unwrap();
+        assert_eq!(
+            zone.to_utc(twice),
+            Some(
+                NaiveDate::from_ymd_opt(2024, 10, 27)
+                    .unwrap()
+                    .and_hms_opt(0, 30, 0)
+                    .unwrap()
+            )
         );
     }
 
