@@ -3,12 +3,18 @@
 -- erroneous, declaration. Each changed version counts once against the consignee, dated the day
 -- the correcting file was made (local). The same row sent again unchanged (cumulative exports)
 -- and later milestones filled in (接单, 放行, 查验) are not errors.
-WITH versions AS (
+-- Only an entry delivered more than once can have been corrected: those are found first (a
+-- hash count), so the versions are compared for them alone, not sorted for every declaration.
+WITH repeated AS (
+    SELECT entry_id FROM customs_declaration_history GROUP BY entry_id HAVING count(*) > 1
+),
+versions AS (
     SELECT
         h.entry_id, h.consignee_uscc AS uscc, h."_delivery" AS delivery,
         concat_ws('|', h.ie_flag, h.customs_office, h.trade_mode, h.transport_mode, h.consignee_uscc,
                   h.declarant_uscc, CAST(h.declared_at AS VARCHAR), CAST(h.total_value_cny AS VARCHAR)) AS declared
     FROM customs_declaration_history h
+    WHERE h.entry_id IN (SELECT entry_id FROM repeated)
 ),
 changes AS (
     SELECT entry_id, uscc, delivery, declared,

@@ -684,7 +684,14 @@ pub fn with_upstream<'a>(
 /// one and otherwise the first place the unknown name appears in the SQL.
 pub fn sql_error(model: &Model, e: &DataFusionError) -> TransformError {
     let (line, col) = locate(&model.sql, e);
-    let message = e.find_root().to_string().replace('\n', " ");
+    let mut message = e.find_root().to_string().replace('\n', " ");
+    if matches!(e.find_root(), DataFusionError::ResourcesExhausted(_)) {
+        // Not a mistake in the SQL: the query needs more memory than the project allows.
+        message.push_str(
+            " (the query needs more than [project] memory_limit_mib in sanhu.toml: raise it or \
+             remove it; exact percentiles keep every value of every group and cannot spill)",
+        );
+    }
     TransformError::Sql {
         file: model.file.display().to_string(),
         line,
