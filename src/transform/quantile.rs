@@ -202,20 +202,23 @@ fn as_state(groups: Vec<Vals>) -> Vec<ArrayRef> {
 
 /// Row `row` of the two state lists, added to `into`.
 fn merge_state_row(states: &[ArrayRef], row: usize, into: &mut Vals) {
-    let secs = states[0].as_list::<i32>();
-    if secs.is_valid(row) {
-        let o = secs.value_offsets();
-        let flat = secs.values().as_primitive::<Int32Type>().values();
-        into.secs
-            .extend_from_slice(&flat[o[row] as usize..o[row + 1] as usize]);
+    into.secs
+        .extend_from_slice(list_row::<Int32Type>(&states[0], row));
+    into.other
+        .extend_from_slice(list_row::<Float64Type>(&states[1], row));
+}
+
+/// The values of row `row` of a list column (none when the row is null).
+fn list_row<T: datafusion::arrow::datatypes::ArrowPrimitiveType>(
+    list: &ArrayRef,
+    row: usize,
+) -> &[T::Native] {
+    let list = list.as_list::<i32>();
+    if list.is_null(row) {
+        return &[];
     }
-    let other = states[1].as_list::<i32>();
-    if other.is_valid(row) {
-        let o = other.value_offsets();
-        let flat = other.values().as_primitive::<Float64Type>().values();
-        into.other
-            .extend_from_slice(&flat[o[row] as usize..o[row + 1] as usize]);
-    }
+    let o = list.value_offsets();
+    &list.values().as_primitive::<T>().values()[o[row] as usize..o[row + 1] as usize]
 }
 
 fn as_f64(values: &ArrayRef) -> Result<ArrayRef> {
