@@ -5,53 +5,80 @@
 -- grade in the credit library as of the build date ('未评级' when it is not in the library).
 -- Percentiles are continuous (linear interpolation), as DuckDB quantile_cont and numpy's
 -- default. Figures are rounded to 4 decimals (hours: a third of a second).
+-- Each row carries its four segments side by side, so one grouping serves all four: the rows
+-- hashed are declarations × periods × slices (120M at 10M declarations), not × segments too; the
+-- four segments become rows only after the aggregation.
 WITH graded AS (
     SELECT t.*, coalesce(c.grade, '未评级') AS credit_grade
     FROM clearance_times t
     LEFT JOIN credit_library c ON c.uscc = t.consignee_uscc
 ),
-segments AS (
-    SELECT week, month, ie_flag, customs_office, trade_mode, inspected, credit_grade, 'arrival_to_declared' AS segment, arrival_to_declared_h AS h FROM graded
-    UNION ALL
-    SELECT week, month, ie_flag, customs_office, trade_mode, inspected, credit_grade, 'declared_to_released', declared_to_released_h FROM graded
-    UNION ALL
-    SELECT week, month, ie_flag, customs_office, trade_mode, inspected, credit_grade, 'released_to_gate_out', released_to_gate_out_h FROM graded
-    UNION ALL
-    SELECT week, month, ie_flag, customs_office, trade_mode, inspected, credit_grade, 'arrival_to_gate_out', arrival_to_gate_out_h FROM graded
-),
 periods AS (
-    SELECT 'week' AS period_kind, week AS period, ie_flag, customs_office, trade_mode, inspected, credit_grade, segment, h FROM segments
+    SELECT 'week' AS period_kind, week AS period, ie_flag, customs_office, trade_mode, inspected, credit_grade,
+           arrival_to_declared_h AS a2d, declared_to_released_h AS d2r, released_to_gate_out_h AS r2g, arrival_to_gate_out_h AS a2g
+    FROM graded
     UNION ALL
-    SELECT 'month', month, ie_flag, customs_office, trade_mode, inspected, credit_grade, segment, h FROM segments
+    SELECT 'month', month, ie_flag, customs_office, trade_mode, inspected, credit_grade,
+           arrival_to_declared_h, declared_to_released_h, released_to_gate_out_h, arrival_to_gate_out_h
+    FROM graded
 ),
 slices AS (
-    SELECT period_kind, period, 'all' AS slice_kind, 'all' AS slice_value, segment, h FROM periods
+    SELECT period_kind, period, 'all' AS slice_kind, 'all' AS slice_value, a2d, d2r, r2g, a2g FROM periods
     UNION ALL
-    SELECT period_kind, period, 'ie_flag', ie_flag, segment, h FROM periods
+    SELECT period_kind, period, 'ie_flag', ie_flag, a2d, d2r, r2g, a2g FROM periods
     UNION ALL
-    SELECT period_kind, period, 'customs_office', customs_office, segment, h FROM periods
+    SELECT period_kind, period, 'customs_office', customs_office, a2d, d2r, r2g, a2g FROM periods
     UNION ALL
-    SELECT period_kind, period, 'trade_mode', trade_mode, segment, h FROM periods
+    SELECT period_kind, period, 'trade_mode', trade_mode, a2d, d2r, r2g, a2g FROM periods
     UNION ALL
-    SELECT period_kind, period, 'inspected', CASE WHEN inspected THEN 'true' ELSE 'false' END, segment, h FROM periods
+    SELECT period_kind, period, 'inspected', CASE WHEN inspected THEN 'true' ELSE 'false' END, a2d, d2r, r2g, a2g FROM periods
     UNION ALL
-    SELECT period_kind, period, 'credit_grade', credit_grade, segment, h FROM periods
+    SELECT period_kind, period, 'credit_grade', credit_grade, a2d, d2r, r2g, a2g FROM periods
 ),
 -- One sorted copy of each group's values serves all three percentiles.
 agg AS (
     SELECT
-        period_kind, period, slice_kind, slice_value, segment,
-        count(h)                                   AS n,
-        count(*)                                   AS declarations,
-        avg(h)                                     AS mean_h,
-        quantile_cont(h, [0.5, 0.9, 0.95])         AS q,
-        min(h)                                     AS min_h,
-        max(h)                                     AS max_h,
-        sum(CASE WHEN h <= 24 THEN 1 ELSE 0 END)   AS within_24h,
-        sum(CASE WHEN h <= 48 THEN 1 ELSE 0 END)   AS within_48h,
-        sum(CASE WHEN h > {{outlier_hours}} THEN 1 ELSE 0 END) AS n_outliers
+        period_kind, period, slice_kind, slice_value,
+        count(*) AS declarations,
+        count(a2d) AS a2d_n, avg(a2d) AS a2d_mean, quantile_cont(a2d, [0.5, 0.9, 0.95]) AS a2d_q,
+        min(a2d) AS a2d_min, max(a2d) AS a2d_max,
+        sum(CASE WHEN a2d <= 24 THEN 1 ELSE 0 END) AS a2d_24, sum(CASE WHEN a2d <= 48 THEN 1 ELSE 0 END) AS a2d_48,
+        sum(CASE WHEN a2d > {{outlier_hours}} THEN 1 ELSE 0 END) AS a2d_out,
+        count(d2r) AS d2r_n, avg(d2r) AS d2r_mean, quantile_cont(d2r, [0.5, 0.9, 0.95]) AS d2r_q,
+        min(d2r) AS d2r_min, max(d2r) AS d2r_max,
+        sum(CASE WHEN d2r <= 24 THEN 1 ELSE 0 END) AS d2r_24, sum(CASE WHEN d2r <= 48 THEN 1 ELSE 0 END) AS d2r_48,
+        sum(CASE WHEN d2r > {{outlier_hours}} THEN 1 ELSE 0 END) AS d2r_out,
+        count(r2g) AS r2g_n, avg(r2g) AS r2g_mean, quantile_cont(r2g, [0.5, 0.9, 0.95]) AS r2g_q,
+        min(r2g) AS r2g_min, max(r2g) AS r2g_max,
+        sum(CASE WHEN r2g <= 24 THEN 1 ELSE 0 END) AS r2g_24, sum(CASE WHEN r2g <= 48 THEN 1 ELSE 0 END) AS r2g_48,
+        sum(CASE WHEN r2g > {{outlier_hours}} THEN 1 ELSE 0 END) AS r2g_out,
+        count(a2g) AS a2g_n, avg(a2g) AS a2g_mean, quantile_cont(a2g, [0.5, 0.9, 0.95]) AS a2g_q,
+        min(a2g) AS a2g_min, max(a2g) AS a2g_max,
+        sum(CASE WHEN a2g <= 24 THEN 1 ELSE 0 END) AS a2g_24, sum(CASE WHEN a2g <= 48 THEN 1 ELSE 0 END) AS a2g_48,
+        sum(CASE WHEN a2g > {{outlier_hours}} THEN 1 ELSE 0 END) AS a2g_out
     FROM slices
-    GROUP BY period_kind, period, slice_kind, slice_value, segment
+    GROUP BY period_kind, period, slice_kind, slice_value
+),
+segments AS (
+    SELECT period_kind, period, slice_kind, slice_value, 'arrival_to_declared' AS segment, declarations,
+           a2d_n AS n, a2d_mean AS mean_h, a2d_q AS q, a2d_min AS min_h, a2d_max AS max_h,
+           a2d_24 AS within_24h, a2d_48 AS within_48h, a2d_out AS n_outliers
+    FROM agg
+    UNION ALL
+    SELECT period_kind, period, slice_kind, slice_value, 'declared_to_released' AS segment, declarations,
+           d2r_n AS n, d2r_mean AS mean_h, d2r_q AS q, d2r_min AS min_h, d2r_max AS max_h,
+           d2r_24 AS within_24h, d2r_48 AS within_48h, d2r_out AS n_outliers
+    FROM agg
+    UNION ALL
+    SELECT period_kind, period, slice_kind, slice_value, 'released_to_gate_out' AS segment, declarations,
+           r2g_n AS n, r2g_mean AS mean_h, r2g_q AS q, r2g_min AS min_h, r2g_max AS max_h,
+           r2g_24 AS within_24h, r2g_48 AS within_48h, r2g_out AS n_outliers
+    FROM agg
+    UNION ALL
+    SELECT period_kind, period, slice_kind, slice_value, 'arrival_to_gate_out' AS segment, declarations,
+           a2g_n AS n, a2g_mean AS mean_h, a2g_q AS q, a2g_min AS min_h, a2g_max AS max_h,
+           a2g_24 AS within_24h, a2g_48 AS within_48h, a2g_out AS n_outliers
+    FROM agg
 )
 SELECT
     period_kind, period, slice_kind, slice_value, segment, n, declarations,
@@ -65,4 +92,4 @@ SELECT
     CASE WHEN n > 0 THEN round(CAST(within_24h AS DOUBLE) / n, 4) END           AS share_within_24h,
     CASE WHEN n > 0 THEN round(CAST(within_48h AS DOUBLE) / n, 4) END           AS share_within_48h,
     n_outliers
-FROM agg
+FROM segments
