@@ -48,9 +48,13 @@ pub enum Command {
     },
     /// Run the SQL models in queries/ in dependency order
     Build {
-        /// Build only this model and what it depends on
-        #[arg(long)]
-        select: Option<String>,
+        /// Build only these models (comma-separated) and what they depend on
+        #[arg(long, value_delimiter = ',')]
+        select: Vec<String>,
+        /// With --select: build just the selected models, reading the models they depend on as
+        /// last built (those must have been built, for the same --as-of)
+        #[arg(long, requires = "select")]
+        only: bool,
         /// Compute as of this date: later events are not seen (default: today)
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
@@ -297,9 +301,16 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Err(e) => Err(e),
             }
         }
-        Command::Build { select, as_of } => jobs::build(
+        Command::Build {
+            select,
+            only,
+            as_of,
+        } => jobs::build(
             &project,
-            select.as_deref(),
+            &crate::transform::Selection {
+                models: select,
+                only,
+            },
             crate::transform::AsOf(as_of.unwrap_or_else(|| jobs::today(&project))),
         )
         .await

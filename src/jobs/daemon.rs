@@ -28,7 +28,7 @@ impl ProjectRunner {
         let week = crate::report::last_complete_week(today);
         let as_of = super::week_as_of(p, &week)?;
         self.handle.block_on(async {
-            super::build(p, None, as_of).await?;
+            super::build(p, &crate::transform::Selection::all(), as_of).await?;
             let written = super::report(p, name, &week).await?;
             for r in &p.settings.recipients {
                 let want = if r.edition == "internal" {
@@ -117,7 +117,7 @@ impl Runner for ProjectRunner {
             _ if job == "build" => {
                 let as_of = crate::transform::AsOf(at.with_timezone(&p.tz).date_naive());
                 self.handle
-                    .block_on(super::build(p, None, as_of))
+                    .block_on(super::build(p, &crate::transform::Selection::all(), as_of))
                     .map(|_| RunCounts::default())
             }
             _ => Err(JobError::Other(format!("unknown job `{job}`"))),

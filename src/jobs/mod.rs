@@ -108,7 +108,7 @@ pub fn week_as_of(project: &Project, week: &str) -> Result<AsOf, JobError> {
 /// Build the models (all, or one and its upstream) as of a date.
 pub async fn build(
     project: &Project,
-    select: Option<&str>,
+    select: &transform::Selection,
     as_of: AsOf,
 ) -> Result<Vec<transform::Built>, JobError> {
     let (ctx, lake) = session(project, as_of).await?;
@@ -155,7 +155,7 @@ pub async fn run(project: &Project, week: &str, progress: bool) -> Result<RunSum
     // registering years of delivery files (and their current states) once is enough.
     let as_of = week_as_of(project, week)?;
     let (ctx, lake) = session(project, as_of).await?;
-    let built = transform::build(&ctx, project, &lake, None, as_of).await?;
+    let built = transform::build(&ctx, project, &lake, &transform::Selection::all(), as_of).await?;
     let mut reports = Vec::new();
     for r in &project.reports {
         for edition in [Edition::Internal, Edition::Circulated] {

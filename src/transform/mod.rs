@@ -39,6 +39,10 @@ pub enum TransformError {
     Cycle(String),
     #[error("unknown model `{0}` (models are the .sql files under queries/)")]
     UnknownModel(String),
+    #[error(
+        "model `{model}` reads `{upstream}`, which has not been built yet: build it first, or leave out --only"
+    )]
+    NotBuilt { model: String, upstream: String },
     #[error("query failed: {0}")]
     Query(#[from] DataFusionError),
     #[error(transparent)]
@@ -912,18 +916,71 @@ pub struct Built {
     pub millis: u128,
 }
 
-/// Run the models (all, or `select` and its upstream) and write each to the lake.
+/// Which models a build runs.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// The models asked for (all when empty).
+    pub models: Vec<String>,
+    /// Just those models: the models they read are taken as last built, not rebuilt.
+    pub only: bool,
+}
+
+impl Selection {
+    pub fn all() -> Selection {
+        Selection::default()
+    }
+
+    /// The names to run, or None for every model.
+    fn wanted<'a>(&self, models: &'a [Model]) -> Result<Option<BTreeSet<&'a str>>, TransformError> {
+        if self.models.is_empty() {
+            return Ok(None);
+        }
+        let mut wanted = BTreeSet::new();
+        for s in &self.models {
+            if self.only {
+                let m = models
+                    .iter()
+                    .find(|m| &m.name == s)
+                    .ok_or_else(|| TransformError::UnknownModel(s.clone()))?;
+                wanted.insert(m.name.as_str());
+            } else {
+                wanted.extend(with_upstream(models, s)?);
+            }
+        }
+        Ok(Some(wanted))
+    }
+}
+
+/// Run the models (all, or the selection) and write each to the lake.
 pub async fn build(
     ctx: &SessionContext,
     project: &Project,
     lake: &Lake,
-    select: Option<&str>,
+    select: &Selection,
     as_of: AsOf,
 ) -> Result<Vec<Built>, TransformError> {
-    let wanted = match select {
-        Some(s) => Some(with_upstream(&project.models, s)?),
-        None => None,
-    };
+    let wanted = select.wanted(&project.models)?;
+    if let Some(w) = wanted.as_ref().filter(|_| select.only) {
+        // A model left out must have been built before: say so now, not as "table not found"
+        // halfway through.
+        for m in project
+            .models
+            .iter()
+            .filter(|m| w.contains(m.name.as_str()))
+        {
+            for r in referenced_tables(&m.sql).unwrap_or_default() {
+                if !w.contains(r.as_str())
+                    && project.models.iter().any(|u| u.name == r)
+                    && !lake.model_file(&r).is_file()
+                {
+                    return Err(TransformError::NotBuilt {
+                        model: m.name.clone(),
+                        upstream: r,
+                    });
+                }
+            }
+        }
+    }
     let mut out = Vec::new();
     for model in build_order(&project.models)? {
         if wanted
