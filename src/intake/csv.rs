@@ -57,16 +57,28 @@ fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read + Send>>, Dialect), Int
         .take(65536)
         .read_to_end(&mut head)?;
     let dialect = sniff_dialect(&head);
-    let file = std::fs::File::open(path)?;
-    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
-        .encoding(Some(dialect.encoding))
-        .bom_override(true)
-        .build(BufReader::with_capacity(1 << 16, file));
+    let mut file = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    let input: Box<dyn Read + Send> = if dialect.encoding == encoding_rs::UTF_8 {
+        // UTF-8 goes to the parser as it is (no second copy of every byte); each field is
+        // checked as it is turned into a cell (`to_cells`), with the same replacement of
+        // invalid bytes the decoder would make. Only the byte-order mark is skipped.
+        if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            file.read_exact(&mut [0u8; 3])?;
+        }
+        Box::new(file)
+    } else {
+        Box::new(
+            encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(dialect.encoding))
+                .bom_override(true)
+                .build(file),
+        )
+    };
     let reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(dialect.delimiter)
-        .from_reader(Box::new(decoded) as Box<dyn Read + Send>);
+        .from_reader(input);
     Ok((reader, dialect))
 }
 
@@ -77,20 +89,25 @@ fn is_dump_null(f: &str) -> bool {
 }
 
 /// One record as cells. The previous row's strings are reused (`spare`), so a long file is
-/// read without an allocation per cell.
-pub fn to_cells(rec: &csv::StringRecord, out: &mut Vec<RawCell>, spare: &mut Vec<String>) {
+/// read without an allocation per cell. A field that is not valid UTF-8 has each bad sequence
+/// replaced by U+FFFD (as the WHATWG decoder does), so the row is checked, not lost.
+pub fn to_cells(rec: &csv::ByteRecord, out: &mut Vec<RawCell>, spare: &mut Vec<String>) {
     for c in out.drain(..) {
         if let RawCell::Text(s) = c {
             spare.push(s);
         }
     }
     out.extend(rec.iter().map(|f| {
-        if f.is_empty() || is_dump_null(f) {
+        let f = match std::str::from_utf8(f) {
+            Ok(f) => std::borrow::Cow::Borrowed(f),
+            Err(_) => String::from_utf8_lossy(f),
+        };
+        if f.is_empty() || is_dump_null(&f) {
             RawCell::Empty
         } else {
             let mut s = spare.pop().unwrap_or_default();
             s.clear();
-            s.push_str(f);
+            s.push_str(&f);
             RawCell::Text(s)
         }
     }));
@@ -135,8 +152,8 @@ impl Records {
     }
 
     /// Read the next record into `rec`; its 1-based row number, or None at the end.
-    pub fn next_into(&mut self, rec: &mut csv::StringRecord) -> Result<Option<u32>, IntakeError> {
-        match self.reader.read_record(rec) {
+    pub fn next_into(&mut self, rec: &mut csv::ByteRecord) -> Result<Option<u32>, IntakeError> {
+        match self.reader.read_byte_record(rec) {
             Ok(false) => return Ok(None),
             Ok(true) => {}
             Err(e) => {
@@ -166,14 +183,14 @@ impl Records {
     /// of the first (and `recs` is empty at the end of the file).
     pub fn next_chunk(
         &mut self,
-        recs: &mut Vec<csv::StringRecord>,
+        recs: &mut Vec<csv::ByteRecord>,
         n: usize,
     ) -> Result<u32, IntakeError> {
         let first = self.row + 1;
         let mut filled = 0;
         while filled < n {
             if filled == recs.len() {
-                recs.push(csv::StringRecord::new());
+                recs.push(csv::ByteRecord::new());
             }
             if self.next_into(&mut recs[filled])?.is_none() {
                 break;
@@ -191,7 +208,7 @@ pub fn stream(
     visit: &mut Visit<'_>,
 ) -> Result<(), IntakeError> {
     let mut records = Records::open(path, limits)?;
-    let mut rec = csv::StringRecord::new();
+    let mut rec = csv::ByteRecord::new();
     let mut cells = Vec::new();
     let mut spare = Vec::new();
     while let Some(row) = records.next_into(&mut rec)? {
@@ -260,6 +277,26 @@ mod tests {
             rows,
             vec![vec!["报关单号", "申报时间"], vec!["0201", "2026年11月9日"]]
         );
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_in_its_field_only() {
+        // Valid UTF-8 for the first 64 KiB (so the file is read as UTF-8), then "报" cut after
+        // two of its three bytes, then a lone continuation byte.
+        let mut bytes = b"a,b\n".to_vec();
+        for _ in 0..8000 {
+            bytes.extend_from_slice("名称,1\n".as_bytes());
+        }
+        bytes.extend_from_slice(b"\xe6\x8a,ok\n\x80x,\xe5\x90\x8d\n");
+        let rows = rows_of(&bytes);
+        assert_eq!(rows.len(), 8003);
+        assert_eq!(
+            rows[8001..],
+            [vec!["\u{fffd}", "ok"], vec!["\u{fffd}x", "名"]]
+        );
+        // The decoder used before gave the same text.
+        let (text, _, _) = encoding_rs::UTF_8.decode(&bytes[bytes.len() - 13..]);
+        assert_eq!(text, "\u{fffd},ok\n\u{fffd}x,名\n");
     }
 
     #[test]

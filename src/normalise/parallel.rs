@@ -42,7 +42,7 @@ impl Plan {
 
 /// Rows waiting to be checked: CSV records as read, or a workbook's cells.
 enum Rows {
-    Records(Vec<csv::StringRecord>),
+    Records(Vec<csv::ByteRecord>),
     Cells(Vec<(u32, Vec<RawCell>)>),
 }
 
