@@ -59,37 +59,62 @@ agg AS (
     FROM slices
     GROUP BY period_kind, period, slice_kind, slice_value
 ),
+-- The four segments become rows after the aggregation: each group row meets the four segment
+-- names and picks its own columns (one grouping, not one per segment).
+segment_names(segment) AS (
+    VALUES ('arrival_to_declared'), ('declared_to_released'), ('released_to_gate_out'), ('arrival_to_gate_out')
+),
 segments AS (
-    SELECT period_kind, period, slice_kind, slice_value, 'arrival_to_declared' AS segment, declarations,
-           a2d_n AS n, a2d_mean AS mean_h, a2d_q AS q, a2d_min AS min_h, a2d_max AS max_h,
-           a2d_24 AS within_24h, a2d_48 AS within_48h, a2d_out AS n_outliers
-    FROM agg
-    UNION ALL
-    SELECT period_kind, period, slice_kind, slice_value, 'declared_to_released' AS segment, declarations,
-           d2r_n AS n, d2r_mean AS mean_h, d2r_q AS q, d2r_min AS min_h, d2r_max AS max_h,
-           d2r_24 AS within_24h, d2r_48 AS within_48h, d2r_out AS n_outliers
-    FROM agg
-    UNION ALL
-    SELECT period_kind, period, slice_kind, slice_value, 'released_to_gate_out' AS segment, declarations,
-           r2g_n AS n, r2g_mean AS mean_h, r2g_q AS q, r2g_min AS min_h, r2g_max AS max_h,
-           r2g_24 AS within_24h, r2g_48 AS within_48h, r2g_out AS n_outliers
-    FROM agg
-    UNION ALL
-    SELECT period_kind, period, slice_kind, slice_value, 'arrival_to_gate_out' AS segment, declarations,
-           a2g_n AS n, a2g_mean AS mean_h, a2g_q AS q, a2g_min AS min_h, a2g_max AS max_h,
-           a2g_24 AS within_24h, a2g_48 AS within_48h, a2g_out AS n_outliers
-    FROM agg
+    SELECT period_kind, period, slice_kind, slice_value, s.segment, declarations,
+        CASE s.segment WHEN 'arrival_to_declared' THEN a2d_n WHEN 'declared_to_released' THEN d2r_n
+            WHEN 'released_to_gate_out' THEN r2g_n ELSE a2g_n END AS n,
+        CASE s.segment WHEN 'arrival_to_declared' THEN a2d_mean WHEN 'declared_to_released' THEN d2r_mean
+            WHEN 'released_to_gate_out' THEN r2g_mean ELSE a2g_mean END AS mean_h,
+        CASE s.segment WHEN 'arrival_to_declared' THEN a2d_q WHEN 'declared_to_released' THEN d2r_q
+            WHEN 'released_to_gate_out' THEN r2g_q ELSE a2g_q END AS q,
+        CASE s.segment WHEN 'arrival_to_declared' THEN a2d_min WHEN 'declared_to_released' THEN d2r_min
+            WHEN 'released_to_gate_out' THEN r2g_min ELSE a2g_min END AS min_h,
+        CASE s.segment WHEN 'arrival_to_declared' THEN a2d_max WHEN 'declared_to_released' THEN d2r_max
+            WHEN 'released_to_gate_out' THEN r2g_max ELSE a2g_max END AS max_h,
+        CASE s.segment WHEN 'arrival_to_declared' THEN a2d_24 WHEN 'declared_to_released' THEN d2r_24
+            WHEN 'released_to_gate_out' THEN r2g_24 ELSE a2g_24 END AS within_24h,
+        CASE s.segment WHEN 'arrival_to_declared' THEN a2d_48 WHEN 'declared_to_released' THEN d2r_48
+            WHEN 'released_to_gate_out' THEN r2g_48 ELSE a2g_48 END AS within_48h,
+        CASE s.segment WHEN 'arrival_to_declared' THEN a2d_out WHEN 'declared_to_released' THEN d2r_out
+            WHEN 'released_to_gate_out' THEN r2g_out ELSE a2g_out END AS n_outliers
+    FROM agg CROSS JOIN segment_names s
+),
+metrics AS (
+    SELECT
+        period_kind, period, slice_kind, slice_value, segment, n, declarations,
+        round(CAST(n AS DOUBLE) / declarations, 4)                                  AS coverage,
+        round(mean_h, 4)                                                            AS mean_h,
+        round(q[1], 4)                                                              AS median_h,
+        round(q[2], 4)                                                              AS p90_h,
+        round(q[3], 4)                                                              AS p95_h,
+        round(min_h, 4)                                                             AS min_h,
+        round(max_h, 4)                                                             AS max_h,
+        CASE WHEN n > 0 THEN round(CAST(within_24h AS DOUBLE) / n, 4) END           AS share_within_24h,
+        CASE WHEN n > 0 THEN round(CAST(within_48h AS DOUBLE) / n, 4) END           AS share_within_48h,
+        n_outliers
+    FROM segments
 )
-SELECT
-    period_kind, period, slice_kind, slice_value, segment, n, declarations,
-    round(CAST(n AS DOUBLE) / declarations, 4)                                  AS coverage,
-    round(mean_h, 4)                                                            AS mean_h,
-    round(q[1], 4)                                                              AS median_h,
-    round(q[2], 4)                                                              AS p90_h,
-    round(q[3], 4)                                                              AS p95_h,
-    round(min_h, 4)                                                             AS min_h,
-    round(max_h, 4)                                                             AS max_h,
-    CASE WHEN n > 0 THEN round(CAST(within_24h AS DOUBLE) / n, 4) END           AS share_within_24h,
-    CASE WHEN n > 0 THEN round(CAST(within_48h AS DOUBLE) / n, 4) END           AS share_within_48h,
-    n_outliers
-FROM segments
+-- One period kind and slice at a time: sanhu writes the branches of a top-level UNION ALL one
+-- after another, so the durations of one branch are held at once (10M declarations: 40M values,
+-- not 480M); the filters reach down to the matching branch of `periods` and `slices` above.
+SELECT * FROM metrics WHERE period_kind = 'week' AND slice_kind = 'all'
+UNION ALL SELECT * FROM metrics WHERE period_kind = 'week' AND slice_kind = 'ie_flag'
+UNION ALL SELECT * FROM metrics WHERE period_kind = 'week' AND slice_kind = 'customs_office'
+UNION ALL SELECT * FROM metrics WHERE period_kind = 'week' AND slice_kind = 'trade_mode'
+UNION ALL SELECT * FROM metrics WHERE period_kind = 'week' AND slice_kind = 'inspected'
+UNION ALL SELECT * FROM metrics WHERE period_kind = 'week' AND slice_kind = 'credit_grade'
+UNION ALL SELECT * FROM metrics WHERE period_kind = 'month' AND slice_kind = 'all'
+UNION ALL SELECT * FROM metrics WHERE period_kind = 'month' AND slice_kind = 'ie_flag'
+UNION ALL SELECT * FROM metrics WHERE period_kind = 'month' AND slice_kind = 'customs_office'
+UNION ALL SELECT * FROM metrics WHERE period_kind = 'month' AND slice_kind = 'trade_mode'
+UNION ALL SELECT * FROM metrics WHERE period_kind = 'month' AND slice_kind = 'inspected'
+UNION ALL SELECT * FROM metrics WHERE period_kind = 'month' AND slice_kind = 'credit_grade'
+-- Whatever a slice or period kind added above without a branch here (nothing, as written).
+UNION ALL SELECT * FROM metrics
+    WHERE period_kind NOT IN ('week', 'month')
+       OR slice_kind NOT IN ('all', 'ie_flag', 'customs_office', 'trade_mode', 'inspected', 'credit_grade')

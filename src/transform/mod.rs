@@ -992,15 +992,25 @@ pub async fn build(
         let started = std::time::Instant::now();
         let sql = render_sql(project, &model.sql, as_of);
         let df = ctx.sql(&sql).await.map_err(|e| sql_error(model, &e))?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let mut stream = df
-            .execute_stream()
+        let plan = df
+            .create_physical_plan()
             .await
             .map_err(|e| sql_error(model, &e))?;
-        let mut file = lake.create(lake.model_file(&model.name), schema)?;
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| sql_error(model, &e))?;
-            file.write(&batch)?;
+        let schema = plan.schema();
+        let mut file = lake.create(lake.model_file(&model.name), schema.clone())?;
+        for part in branches(&plan) {
+            let mut stream = datafusion::physical_plan::execute_stream(part, ctx.task_ctx())
+                .map_err(|e| sql_error(model, &e))?;
+            while let Some(batch) = stream.next().await {
+                let mut batch = batch.map_err(|e| sql_error(model, &e))?;
+                if batch.schema() != schema {
+                    // A branch may name its columns otherwise, or promise no NULLs where
+                    // another has some: its columns go under the result's names.
+                    batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
+                        .map_err(|e| sql_error(model, &e.into()))?;
+                }
+                file.write(&batch)?;
+            }
         }
         let finished = file.finish()?;
         let rows = finished.rows;
@@ -1020,6 +1030,30 @@ pub async fn build(
         });
     }
     Ok(out)
+}
+
+/// The parts of a model's plan to run one after another: the branches of a top-level
+/// `UNION ALL`, else the whole plan.
+///
+/// DataFusion runs the branches of a union at the same time, so a model that is a union of
+/// large aggregations (the clearance metrics: one per period kind and slice, each holding every
+/// declaration's durations until its groups are done) would hold all of their state at once.
+/// Written to the file branch after branch, only one branch's state is held, and each branch
+/// still runs on every core. The rows are the same; only their order in the file follows the
+/// branches, as `UNION ALL` promises no order.
+fn branches(
+    plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+) -> Vec<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+    use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+    use datafusion::physical_plan::union::UnionExec;
+    let mut top = plan;
+    if let Some(c) = top.downcast_ref::<CoalescePartitionsExec>() {
+        top = c.input();
+    }
+    match top.downcast_ref::<UnionExec>() {
+        Some(u) => u.inputs().clone(),
+        None => vec![plan.clone()],
+    }
 }
 
 /// Run `target` and its upstream models in memory (nothing written to the lake), so a question
@@ -1083,6 +1117,37 @@ mod tests {
     fn cycles_are_named() {
         let models = vec![model("a", "select * from b"), model("b", "select * from a")];
         assert!(matches!(build_order(&models), Err(TransformError::Cycle(s)) if s == "a → b"));
+    }
+
+    #[tokio::test]
+    async fn a_top_level_union_runs_branch_by_branch() {
+        let ctx = SessionContext::new();
+        let plan = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                let df = ctx.sql(sql).await.unwrap();
+                df.create_physical_plan().await.unwrap()
+            }
+        };
+        let union = plan("SELECT 1 AS a UNION ALL SELECT 2 AS b UNION ALL SELECT 3").await;
+        let parts = branches(&union);
+        assert_eq!(parts.len(), 3);
+        let mut got = Vec::new();
+        for p in parts {
+            let batches = datafusion::physical_plan::collect(p, ctx.task_ctx())
+                .await
+                .unwrap();
+            for b in batches {
+                let col = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+                got.extend(col.iter().flatten());
+            }
+        }
+        assert_eq!(got, [1, 2, 3]);
+        // A union under something else (a sort, a distinct) is run whole.
+        let sorted = plan("SELECT 1 AS a UNION ALL SELECT 2 ORDER BY a").await;
+        assert_eq!(branches(&sorted).len(), 1);
+        let distinct = plan("SELECT 1 AS a UNION SELECT 2").await;
+        assert_eq!(branches(&distinct).len(), 1);
     }
 
     #[test]
