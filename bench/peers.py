@@ -204,7 +204,8 @@ def duckdb_metrics(lake, queries, out, outlier_hours):
     con.execute(f"CREATE MACRO local_month(ts) AS strftime(timezone('{TZ}', ts), '%Y-%m')")
     con.execute("CREATE MACRO hours_between(a, b) AS (epoch_us(b) - epoch_us(a)) / 3600000000.0")
     empty = {
-        "park_warehouse": "SELECT NULL::VARCHAR AS entry_id, NULL::TIMESTAMPTZ AS in_at, NULL::TIMESTAMPTZ AS out_at, NULL::VARCHAR AS _source_file WHERE false",
+        "park_warehouse": "SELECT NULL::VARCHAR AS entry_id, NULL::TIMESTAMPTZ AS in_at, NULL::TIMESTAMPTZ AS out_at, "
+                          "NULL::BIGINT AS _delivery, NULL::VARCHAR AS _source_file WHERE false",
         # sanhu's credit library (a model it builds upstream of clearance_metrics), when the lake has one.
         "credit_library": "SELECT NULL::VARCHAR AS uscc, NULL::VARCHAR AS grade WHERE false",
     }
@@ -221,6 +222,12 @@ def duckdb_metrics(lake, queries, out, outlier_hours):
             con.execute(f"CREATE VIEW {t} AS {empty[t]}")
         else:
             raise RuntimeError(f"no lake files for {t} under {lake}")
+    # sanhu's delivery ledger (which file each delivery number came from), as sanhu's SQL sees it.
+    import sqlite3
+    ledger = sqlite3.connect(os.path.join(os.path.dirname(lake), "sanhu.db"))
+    con.execute("CREATE TABLE deliveries (id BIGINT, file_name VARCHAR)")
+    con.executemany("INSERT INTO deliveries VALUES (?, ?)", ledger.execute("SELECT id, file_name FROM deliveries").fetchall())
+    ledger.close()
     os.makedirs(out, exist_ok=True)
     for model in ("clearance_times", "clearance_metrics"):
         with open(os.path.join(queries, f"{model}.sql"), encoding="utf-8") as f:
