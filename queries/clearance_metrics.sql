@@ -7,20 +7,16 @@
 -- default. Figures are rounded to 4 decimals (hours: a third of a second).
 -- Each row carries its four segments side by side, so one grouping serves all four: the rows
 -- hashed are declarations × periods × slices (120M at 10M declarations), not × segments too; the
--- four segments become rows only after the aggregation.
-WITH graded AS (
-    SELECT t.*, coalesce(c.grade, '未评级') AS credit_grade
-    FROM clearance_times t
-    LEFT JOIN credit_library c ON c.uscc = t.consignee_uscc
-),
-periods AS (
-    SELECT 'week' AS period_kind, week AS period, ie_flag, customs_office, trade_mode, inspected, credit_grade,
+-- four segments become rows only after the aggregation. Only the credit_grade slice looks the
+-- consignee up in the credit library.
+WITH periods AS (
+    SELECT 'week' AS period_kind, week AS period, ie_flag, customs_office, trade_mode, inspected, consignee_uscc,
            arrival_to_declared_h AS a2d, declared_to_released_h AS d2r, released_to_gate_out_h AS r2g, arrival_to_gate_out_h AS a2g
-    FROM graded
+    FROM clearance_times
     UNION ALL
-    SELECT 'month', month, ie_flag, customs_office, trade_mode, inspected, credit_grade,
+    SELECT 'month', month, ie_flag, customs_office, trade_mode, inspected, consignee_uscc,
            arrival_to_declared_h, declared_to_released_h, released_to_gate_out_h, arrival_to_gate_out_h
-    FROM graded
+    FROM clearance_times
 ),
 slices AS (
     SELECT period_kind, period, 'all' AS slice_kind, 'all' AS slice_value, a2d, d2r, r2g, a2g FROM periods
@@ -33,7 +29,9 @@ slices AS (
     UNION ALL
     SELECT period_kind, period, 'inspected', CASE WHEN inspected THEN 'true' ELSE 'false' END, a2d, d2r, r2g, a2g FROM periods
     UNION ALL
-    SELECT period_kind, period, 'credit_grade', credit_grade, a2d, d2r, r2g, a2g FROM periods
+    SELECT p.period_kind, p.period, 'credit_grade', coalesce(c.grade, '未评级'), p.a2d, p.d2r, p.r2g, p.a2g
+    FROM periods p
+    LEFT JOIN credit_library c ON c.uscc = p.consignee_uscc
 ),
 -- One sorted copy of each group's values serves all three percentiles.
 agg AS (

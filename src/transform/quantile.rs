@@ -34,17 +34,27 @@ pub fn quantile_cont(values: &mut [f64], p: f64) -> Option<f64> {
 
 /// The continuous quantile of values already sorted ascending.
 fn quantile_of_sorted(values: &[f64], p: f64) -> Option<f64> {
-    if values.is_empty() {
+    interpolate(values.len(), p, |k| values[k])
+}
+
+/// The ranks (0-based, in the sorted order of `n` values) that the quantile at `p` reads.
+fn ranks(n: usize, p: f64) -> (usize, usize) {
+    let pos = p * (n - 1) as f64;
+    (pos.floor() as usize, pos.ceil() as usize)
+}
+
+/// The continuous quantile at `p` of `n` values, `at(k)` being the value of rank `k`.
+fn interpolate(n: usize, p: f64, at: impl Fn(usize) -> f64) -> Option<f64> {
+    if n == 0 {
         return None;
     }
-    let pos = p * (values.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
+    let pos = p * (n - 1) as f64;
+    let (lo, hi) = ranks(n, p);
     let frac = pos - lo as f64;
     Some(if lo == hi {
-        values[lo]
+        at(lo)
     } else {
-        values[lo] + (values[hi] - values[lo]) * frac
+        at(lo) + (at(hi) - at(lo)) * frac
     })
 }
 
@@ -125,11 +135,14 @@ fn as_secs(v: f64) -> Option<i32> {
 }
 
 impl Vals {
-    fn push(&mut self, v: f64) {
+    /// Add a value; returns the bytes the vectors grew by (0 unless one reallocated).
+    fn push(&mut self, v: f64) -> usize {
+        let before = self.bytes();
         match as_secs(v) {
             Some(s) => self.secs.push(s),
             None => self.other.push(v),
         }
+        self.bytes() - before
     }
     /// Every value as f64, sorted ascending.
     fn sorted(self) -> Vec<f64> {
@@ -148,23 +161,58 @@ impl Vals {
     }
 }
 
-/// Answers for each group's values, in group order, as the result column. Each group is
-/// widened to f64 and sorted only while its answer is computed.
+impl Vals {
+    /// The quantiles at `ps`. When every value is whole seconds (the usual case) only the ranks
+    /// the answers read are found, by selection (linear time), not by sorting the group; the
+    /// arithmetic on them is the same, so the answers are the same to the bit.
+    fn quantiles(self, ps: &[f64]) -> Vec<Option<f64>> {
+        if !self.other.is_empty() {
+            let sorted = self.sorted();
+            return ps.iter().map(|p| quantile_of_sorted(&sorted, *p)).collect();
+        }
+        let mut secs = self.secs;
+        let n = secs.len();
+        if n == 0 {
+            return vec![None; ps.len()];
+        }
+        let mut wanted: Vec<usize> = ps
+            .iter()
+            .flat_map(|p| {
+                let (lo, hi) = ranks(n, *p);
+                [lo, hi]
+            })
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        // Selecting rank k leaves every larger value after it, so the next rank is selected in
+        // what is left.
+        let mut found = Vec::with_capacity(wanted.len());
+        let mut start = 0;
+        for &k in &wanted {
+            let (_, x, _) = secs[start..].select_nth_unstable(k - start);
+            found.push(f64::from(*x) / 3600.0);
+            start = k + 1;
+        }
+        let at = |k: usize| found[wanted.binary_search(&k).expect("rank selected above")];
+        ps.iter().map(|p| interpolate(n, *p, at)).collect()
+    }
+}
+
+/// Answers for each group's values, in group order, as the result column.
 fn answer(ask: &Ask, groups: Vec<Vals>) -> ArrayRef {
     match ask {
         Ask::One(p) => {
             let mut b = Float64Builder::with_capacity(groups.len());
             for v in groups {
-                b.append_option(quantile_of_sorted(&v.sorted(), *p));
+                b.append_option(v.quantiles(std::slice::from_ref(p))[0]);
             }
             Arc::new(b.finish())
         }
         Ask::Many(ps) => {
             let mut b = ListBuilder::new(Float64Builder::new());
             for v in groups {
-                let v = v.sorted();
-                for p in ps {
-                    b.values().append_option(quantile_of_sorted(&v, *p));
+                for q in v.quantiles(ps) {
+                    b.values().append_option(q);
                 }
                 b.append(true);
             }
@@ -360,17 +408,25 @@ impl GroupsAccumulator for QuantileGroups {
         self.groups.resize_with(total_num_groups, Vals::default);
         let arr = as_f64(&values[0])?;
         let arr = arr.as_primitive::<Float64Type>();
-        for (row, &g) in group_indices.iter().enumerate() {
-            let keep = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-            if keep && arr.is_valid(row) {
-                let v = arr.value(row);
-                if !v.is_nan() {
-                    let before = self.groups[g].bytes();
-                    self.groups[g].push(v);
-                    self.bytes = self.bytes + self.groups[g].bytes() - before;
+        let mut grown = 0;
+        let mut push = |g: usize, v: f64| {
+            if !v.is_nan() {
+                grown += self.groups[g].push(v);
+            }
+        };
+        if opt_filter.is_none() && arr.null_count() == 0 {
+            for (&g, &v) in group_indices.iter().zip(arr.values().iter()) {
+                push(g, v);
+            }
+        } else {
+            for (row, &g) in group_indices.iter().enumerate() {
+                let keep = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+                if keep && arr.is_valid(row) {
+                    push(g, arr.value(row));
                 }
             }
         }
+        self.bytes += grown;
         Ok(())
     }
     fn merge_batch(
@@ -446,6 +502,40 @@ mod tests {
         assert!((quantile_cont(&mut v, 0.95).unwrap() - 8.8).abs() < 1e-12);
         assert_eq!(quantile_cont(&mut [], 0.5), None);
         assert_eq!(quantile_cont(&mut [7.0], 0.9), Some(7.0));
+    }
+
+    #[test]
+    fn selecting_the_ranks_gives_what_sorting_gives() {
+        let ps = [0.0, 0.5, 0.9, 0.95, 1.0, 1.0 / 3.0];
+        // A small LCG: group sizes 1..200, values with many repeats, some negative.
+        let mut x: u64 = 20_161_128;
+        for n in 1..200usize {
+            let mut g = Vals::default();
+            for _ in 0..n {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let secs = ((x >> 33) % 5000) as i32 - 100;
+                g.push(f64::from(secs) / 3600.0);
+            }
+            assert!(g.other.is_empty());
+            let sorted = g.clone().sorted();
+            let want: Vec<Option<u64>> = ps
+                .iter()
+                .map(|p| quantile_of_sorted(&sorted, *p).map(f64::to_bits))
+                .collect();
+            let got: Vec<Option<u64>> = g
+                .quantiles(&ps)
+                .into_iter()
+                .map(|q| q.map(f64::to_bits))
+                .collect();
+            assert_eq!(got, want, "group of {n}");
+        }
+        assert_eq!(Vals::default().quantiles(&ps), vec![None; ps.len()]);
+        // By hand: {1, 2, 3, 4} h → median 2.5, p90 at rank 2.7 → 3.7.
+        let mut g = Vals::default();
+        for h in [4.0, 1.0, 3.0, 2.0] {
+            g.push(h);
+        }
+        assert_eq!(g.quantiles(&[0.5, 0.9]), [Some(2.5), Some(3.7)]);
     }
 
     #[test]
