@@ -54,13 +54,19 @@ fn metrics(p: &Project) -> String {
     )
 }
 
-#[test]
-fn weekly_metrics_match_the_hand_computation() {
+/// The bundled project with the six declarations and four airport rows above ingested.
+fn week_46_ingested() -> Project {
     let p = Project::bundled();
     let all: String = std::iter::once(HEADER).chain(DECLS).collect();
     p.drop_file("customs", "报关单数据.csv", all.as_bytes());
     p.drop_file("airport", "运抵提离.csv", AIR.as_bytes());
     p.ok(&["ingest"]);
+    p
+}
+
+#[test]
+fn weekly_metrics_match_the_hand_computation() {
+    let p = week_46_ingested();
     assert_eq!(metrics(&p), WEEK_46_METRICS);
     // Monday 00:30 local is the new week.
     assert_eq!(
@@ -155,11 +161,7 @@ fn metrics_sliced_by_the_consignees_credit_grade() {
 /// refused, naming the missing one, before those were ever built.
 #[test]
 fn only_the_selected_models_are_rebuilt() {
-    let p = Project::bundled();
-    let all: String = std::iter::once(HEADER).chain(DECLS).collect();
-    p.drop_file("customs", "报关单数据.csv", all.as_bytes());
-    p.drop_file("airport", "运抵提离.csv", AIR.as_bytes());
-    p.ok(&["ingest"]);
+    let p = week_46_ingested();
     let out = p.sanhu(&["build", "--select", "clearance_metrics", "--only"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
