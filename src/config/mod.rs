@@ -162,6 +162,14 @@ impl Schema {
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
+    /// Columns that hold no value twice in one delivery or in the current state: the key, when
+    /// it is one column (each column of a composite key may repeat).
+    pub fn distinct_columns(&self) -> Vec<String> {
+        match self.key.as_slice() {
+            [k] => vec![self.columns[*k].name.clone()],
+            _ => Vec::new(),
+        }
+    }
     /// The Arrow schema of the table's lake files: canonical columns then lineage.
     pub fn lake_schema(&self) -> SchemaRef {
         let mut fields: Vec<Field> = self
@@ -1167,6 +1175,14 @@ mod tests {
 
     /// The bundled project in a temp dir with one extra pipeline file.
     fn with_pipeline(name: &str, text: &str) -> (tempfile::TempDir, Result<Project, ConfigError>) {
+        let dir = project_copy();
+        std::fs::write(dir.path().join("pipelines").join(name), text).unwrap();
+        let r = load(dir.path());
+        (dir, r)
+    }
+
+    /// The bundled project's files in a temp dir.
+    fn project_copy() -> tempfile::TempDir {
         fn copy(from: &Path, to: &Path) {
             std::fs::create_dir_all(to).unwrap();
             for e in std::fs::read_dir(from).unwrap().flatten() {
@@ -1185,9 +1201,37 @@ mod tests {
         for d in ["schemas", "pipelines", "queries", "reports", "seed"] {
             copy(&root.join(d), &dir.path().join(d));
         }
-        std::fs::write(dir.path().join("pipelines").join(name), text).unwrap();
-        let r = load(dir.path());
-        (dir, r)
+        dir
+    }
+
+    #[test]
+    fn lake_compression_is_read_and_mistakes_name_their_line() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bundled = std::fs::read_to_string(root.join("sanhu.toml")).unwrap();
+        let with = |lake: &str| {
+            let dir = project_copy();
+            let text = bundled.replace("compression = \"zstd\"\nzstd_level = 3\n", lake);
+            assert_ne!(text, bundled, "the bundled [lake] section moved");
+            std::fs::write(dir.path().join("sanhu.toml"), &text).unwrap();
+            let line = text
+                .lines()
+                .position(|l| l.starts_with(lake.lines().next().unwrap()))
+                .unwrap()
+                + 1;
+            (load(dir.path()), line)
+        };
+        let (p, _) = with("compression = \"snappy\"\n");
+        let lake = p.unwrap_or_else(|e| panic!("{e}")).settings.lake;
+        assert_eq!(lake.compression, spec::CompressionName::Snappy);
+        assert_eq!(lake.zstd_level, 3);
+        let (p, line) = with("zstd_level = 0\n");
+        let e = p.err().expect("level 0 is refused").to_string();
+        assert!(e.contains(&format!("sanhu.toml:{line}")), "{e}");
+        assert!(e.contains("zstd_level must be 1 to 22, not 0"), "{e}");
+        let (p, line) = with("compression = \"gzip\"\n");
+        let e = p.err().expect("gzip is refused").to_string();
+        assert!(e.contains(&format!("sanhu.toml:{line}")), "{e}");
+        assert!(e.contains("gzip"), "{e}");
     }
 
     const DB_HEAD: &str =

@@ -20,6 +20,8 @@ pub struct ProjectFile {
     #[serde(default)]
     pub exchange: ExchangeSettings,
     #[serde(default)]
+    pub lake: LakeSettings,
+    #[serde(default)]
     pub units: Vec<UnitSpec>,
     #[serde(default)]
     pub seeds: Vec<SeedSpec>,
@@ -97,6 +99,46 @@ impl Default for ExchangeSettings {
         ExchangeSettings {
             xlsx_max_rows: 10_000,
         }
+    }
+}
+
+/// `[lake]`: how the lake's Parquet files are compressed. Applies to files written from then on;
+/// files already in the lake keep theirs (every reader reads every codec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LakeSettings {
+    pub compression: CompressionName,
+    /// zstd's level, 1 (fastest) to 22 (smallest); used only with `compression = "zstd"`.
+    #[serde(deserialize_with = "zstd_level")]
+    pub zstd_level: i32,
+}
+
+impl Default for LakeSettings {
+    fn default() -> Self {
+        LakeSettings {
+            compression: CompressionName::Zstd,
+            zstd_level: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompressionName {
+    Zstd,
+    Snappy,
+    Lz4,
+    None,
+}
+
+fn zstd_level<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    let level = i64::deserialize(d)?;
+    if (1..=22).contains(&level) {
+        Ok(level as i32)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "zstd_level must be 1 to 22, not {level}"
+        )))
     }
 }
 

@@ -221,7 +221,7 @@ pub async fn exchange(
                 std::sync::Arc::new(df.schema().as_arrow().clone());
             let mut stream = df.execute_stream().await.map_err(err)?;
             let file = dir.join(format!("{}.parquet", grant.table));
-            let tmp_lake = Lake { root: dir.clone() };
+            let tmp_lake = Lake::at(dir.clone());
             let write_err =
                 |e: crate::lake::LakeError| ExchangeError::Write(file.clone(), e.to_string());
             let mut w = tmp_lake.create(file.clone(), schema).map_err(write_err)?;

@@ -97,10 +97,15 @@ pub fn to_cells(rec: &csv::ByteRecord, out: &mut Vec<RawCell>, spare: &mut Vec<S
             spare.push(s);
         }
     }
-    out.extend(rec.iter().map(|f| {
-        let f = match std::str::from_utf8(f) {
-            Ok(f) => std::borrow::Cow::Borrowed(f),
-            Err(_) => String::from_utf8_lossy(f),
+    // One UTF-8 check for the whole record (its fields back to back), not one per field; a field
+    // is then sliced from it, which also checks that it starts and ends on a character boundary
+    // (a character split across two fields would pass the whole-record check).
+    let whole = std::str::from_utf8(rec.as_slice()).ok();
+    out.extend((0..rec.len()).map(|i| {
+        let range = rec.range(i).unwrap_or_default();
+        let f = match whole.and_then(|w| w.get(range.clone())) {
+            Some(f) => std::borrow::Cow::Borrowed(f),
+            None => String::from_utf8_lossy(&rec.as_slice()[range]),
         };
         if f.is_empty() || is_dump_null(&f) {
             RawCell::Empty
@@ -190,7 +195,8 @@ impl Records {
         let mut filled = 0;
         while filled < n {
             if filled == recs.len() {
-                recs.push(csv::ByteRecord::new());
+                // Room for a typical row, so a fresh record does not grow field by field.
+                recs.push(csv::ByteRecord::with_capacity(256, 32));
             }
             if self.next_into(&mut recs[filled])?.is_none() {
                 break;
@@ -297,6 +303,19 @@ mod tests {
         // The decoder used before gave the same text.
         let (text, _, _) = encoding_rs::UTF_8.decode(&bytes[bytes.len() - 13..]);
         assert_eq!(text, "\u{fffd},ok\n\u{fffd}x,名\n");
+    }
+
+    #[test]
+    fn a_character_split_by_the_delimiter_is_bad_in_both_fields() {
+        // "进" is E8 BF 9B; here a comma falls inside it. The fields back to back are valid
+        // UTF-8 ("进b"), each field on its own is not.
+        let mut bytes = b"a,b\n".to_vec();
+        for _ in 0..8000 {
+            bytes.extend_from_slice("名称,1\n".as_bytes());
+        }
+        bytes.extend_from_slice(b"\xe8\xbf,\x9bb\n");
+        let rows = rows_of(&bytes);
+        assert_eq!(rows[8001], ["\u{fffd}", "\u{fffd}b"]);
     }
 
     #[test]

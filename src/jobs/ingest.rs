@@ -254,6 +254,7 @@ fn parse_file(
         .create_background(
             lake.delivery_file(&pipeline.table, delivery),
             norm.lake_schema(),
+            &schema.distinct_columns(),
         )
         .map_err(|e| ParseFailure::Job(e.into()))?;
     let mut write_err: Option<crate::lake::LakeError> = None;

@@ -41,7 +41,7 @@ impl From<datafusion::common::DataFusionError> for JobError {
 /// Open the lake and ledger of a project, undoing what an interrupted run left.
 pub fn open(project: &Project) -> Result<(Lake, Ledger), JobError> {
     let data = project.data_dir();
-    let lake = Lake::new(&data);
+    let lake = Lake::new(&data).with_settings(project.settings.lake);
     let ledger = Ledger::open(&data)?;
     ingest::recover(&lake, &ledger, project)?;
     Ok((lake, ledger))

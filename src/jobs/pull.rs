@@ -527,9 +527,11 @@ async fn read_and_commit(
                 project.limits().batch_rows,
                 unit_codes.clone(),
             );
-            out = Some(
-                lake.create_background(lake.delivery_file(&pipeline.table, id), n.lake_schema())?,
-            );
+            out = Some(lake.create_background(
+                lake.delivery_file(&pipeline.table, id),
+                n.lake_schema(),
+                &project.schemas[&pipeline.table].distinct_columns(),
+            )?);
             norm = Some(n);
             detection = Some(d);
         }

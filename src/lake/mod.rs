@@ -7,11 +7,14 @@
 
 pub mod ledger;
 
-use datafusion::arrow::datatypes::SchemaRef;
+use crate::config::LINEAGE_ROW;
+use crate::config::spec::{CompressionName, LakeSettings};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::schema::types::ColumnPath;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -46,23 +49,73 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LakeError + '_ {
 #[derive(Debug, Clone)]
 pub struct Lake {
     pub root: PathBuf,
+    /// `[lake]` of sanhu.toml: the codec of the files this lake writes.
+    pub settings: LakeSettings,
 }
 
-pub fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid level"),
-        ))
+/// How a file's columns are encoded.
+///
+/// Dictionary encoding pays where values repeat (codes, company ids, the lineage columns) and
+/// costs where they do not: the writer interns every value until the dictionary page passes
+/// 1 MiB and only then falls back, per row group. Timestamps, amounts and a delivery's single-
+/// column key are (nearly) all distinct, so they are written plain from the start; the source
+/// row number counts up by one and is delta-encoded to almost nothing. `unique` names the
+/// columns known to be distinct (a table's key).
+pub fn writer_properties(
+    schema: &Schema,
+    settings: LakeSettings,
+    unique: &[String],
+) -> WriterProperties {
+    let compression = match settings.compression {
+        CompressionName::Zstd => Compression::ZSTD(
+            // Checked to be 1..=22 when sanhu.toml was read; a default keeps a bad value from
+            // panicking a caller that built the settings by hand.
+            ZstdLevel::try_new(settings.zstd_level).unwrap_or_default(),
+        ),
+        CompressionName::Snappy => Compression::SNAPPY,
+        CompressionName::Lz4 => Compression::LZ4_RAW,
+        CompressionName::None => Compression::UNCOMPRESSED,
+    };
+    let mut props = WriterProperties::builder()
+        .set_compression(compression)
         .set_max_row_group_row_count(Some(256 * 1024))
-        .set_created_by(concat!("sanhu ", env!("CARGO_PKG_VERSION")).to_string())
-        .build()
+        .set_created_by(concat!("sanhu ", env!("CARGO_PKG_VERSION")).to_string());
+    for field in schema.fields() {
+        let path = ColumnPath::from(field.name().as_str());
+        let distinct = matches!(
+            field.data_type(),
+            DataType::Timestamp(..)
+                | DataType::Decimal128(..)
+                | DataType::Float32
+                | DataType::Float64
+        ) || unique.iter().any(|u| u == field.name());
+        if field.name() == LINEAGE_ROW && field.data_type() == &DataType::Int64 {
+            props = props
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+        } else if distinct {
+            props = props.set_column_dictionary_enabled(path, false);
+        }
+    }
+    props.build()
 }
 
 impl Lake {
     pub fn new(data_dir: &Path) -> Self {
+        Lake::at(data_dir.join("lake"))
+    }
+
+    /// A lake rooted at `root` itself (a scratch folder), with the default codec.
+    pub fn at(root: PathBuf) -> Self {
         Lake {
-            root: data_dir.join("lake"),
+            root,
+            settings: LakeSettings::default(),
         }
+    }
+
+    /// The same lake, writing with `settings`.
+    pub fn with_settings(self, settings: LakeSettings) -> Self {
+        Lake { settings, ..self }
     }
 
     pub fn table_dir(&self, table: &str) -> PathBuf {
@@ -109,6 +162,17 @@ impl Lake {
 
     /// Start writing a file that becomes visible at `target` only on [`PendingFile::commit`].
     pub fn create(&self, target: PathBuf, schema: SchemaRef) -> Result<PendingFile, LakeError> {
+        self.create_with_key(target, schema, &[])
+    }
+
+    /// [`Lake::create`] for a file whose `unique` columns hold no value twice (see
+    /// [`writer_properties`]).
+    pub fn create_with_key(
+        &self,
+        target: PathBuf,
+        schema: SchemaRef,
+        unique: &[String],
+    ) -> Result<PendingFile, LakeError> {
         let dir = target
             .parent()
             .expect("lake files live in a table folder")
@@ -123,13 +187,13 @@ impl Lake {
             std::process::id()
         ));
         let file = File::create(&tmp).map_err(io(&tmp))?;
-        let writer =
-            ArrowWriter::try_new(file, schema, Some(writer_properties())).map_err(|source| {
-                LakeError::Parquet {
-                    path: tmp.clone(),
-                    source,
-                }
-            })?;
+        let props = writer_properties(&schema, self.settings, unique);
+        let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|source| {
+            LakeError::Parquet {
+                path: tmp.clone(),
+                source,
+            }
+        })?;
         Ok(PendingFile {
             writer: Some(writer),
             tmp,
@@ -229,8 +293,9 @@ impl Lake {
         &self,
         target: PathBuf,
         schema: SchemaRef,
+        unique: &[String],
     ) -> Result<BackgroundFile, LakeError> {
-        let mut file = self.create(target, schema)?;
+        let mut file = self.create_with_key(target, schema, unique)?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(2);
         let handle = std::thread::Builder::new()
             .name("parquet-writer".into())
@@ -327,9 +392,68 @@ impl FinishedFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::Int64Array;
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::array::{Int64Array, StringArray, TimestampMicrosecondArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
     use std::sync::Arc;
+
+    #[test]
+    fn columns_are_encoded_by_what_they_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path()).with_settings(LakeSettings {
+            compression: CompressionName::Snappy,
+            zstd_level: 3,
+        });
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("entry_id", DataType::Utf8, false),
+            Field::new("office", DataType::Utf8, false),
+            Field::new(
+                "at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new(LINEAGE_ROW, DataType::Int64, false),
+        ]));
+        let n = 1000;
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("{i:018}")),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| ["0201", "0711"][i % 2]),
+                )),
+                Arc::new(
+                    TimestampMicrosecondArray::from_iter_values(
+                        (0..n as i64).map(|i| i * 1_000_000),
+                    )
+                    .with_timezone("UTC"),
+                ),
+                Arc::new(Int64Array::from_iter_values(2..n as i64 + 2)),
+            ],
+        )
+        .unwrap();
+        let mut f = lake
+            .create_with_key(lake.delivery_file("t", 1), schema, &["entry_id".into()])
+            .unwrap();
+        f.write(&batch).unwrap();
+        let path = f.finish().unwrap().commit().unwrap();
+        let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+        let rg = reader.metadata().row_group(0);
+        let dict = |i: usize| rg.column(i).dictionary_page_offset().is_some();
+        // The key and the timestamps are written plain; the repeating code is a dictionary.
+        assert_eq!(
+            (dict(0), dict(1), dict(2), dict(3)),
+            (false, true, false, false)
+        );
+        assert!(
+            rg.column(3)
+                .encodings()
+                .any(|e| e == Encoding::DELTA_BINARY_PACKED)
+        );
+        assert!((0..4).all(|i| rg.column(i).compression() == Compression::SNAPPY));
+    }
 
     #[test]
     fn nothing_is_visible_before_commit() {
@@ -356,7 +480,7 @@ mod tests {
         assert_eq!(std::fs::read_dir(lake.table_dir("t")).unwrap().count(), 1);
         // The same through the background writer: committed on finish, gone when dropped.
         let mut b = lake
-            .create_background(lake.delivery_file("t", 4), batch.schema())
+            .create_background(lake.delivery_file("t", 4), batch.schema(), &[])
             .unwrap();
         b.write(batch.clone()).unwrap();
         b.write(batch.clone()).unwrap();
@@ -364,7 +488,7 @@ mod tests {
         assert_eq!(done.rows, 6);
         done.commit().unwrap();
         let mut b = lake
-            .create_background(lake.delivery_file("t", 5), batch.schema())
+            .create_background(lake.delivery_file("t", 5), batch.schema(), &[])
             .unwrap();
         b.write(batch.clone()).unwrap();
         drop(b);

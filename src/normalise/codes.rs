@@ -11,8 +11,23 @@ const USCC_WEIGHTS: [u32; 17] = [
     1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
 ];
 
+/// Each byte's value in [`USCC_CHARS`], or 255: a table, since every USCC of every row is
+/// checked character by character.
+const USCC_VALUES: [u8; 256] = {
+    let mut t = [255u8; 256];
+    let mut i = 0;
+    while i < USCC_CHARS.len() {
+        t[USCC_CHARS[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 fn uscc_value(c: u8) -> Option<u32> {
-    USCC_CHARS.iter().position(|&x| x == c).map(|p| p as u32)
+    match USCC_VALUES[c as usize] {
+        255 => None,
+        v => Some(v as u32),
+    }
 }
 
 /// The check character for the first 17 characters of a USCC.
@@ -165,6 +180,14 @@ mod tests {
             check_uscc("9131011066600721IT"),
             Err("统一社会信用代码含非法字符“I”".into())
         );
+    }
+
+    #[test]
+    fn uscc_value_table_matches_the_alphabet() {
+        for b in 0..=255u8 {
+            let by_search = USCC_CHARS.iter().position(|&x| x == b).map(|p| p as u32);
+            assert_eq!(uscc_value(b), by_search, "byte {b}");
+        }
     }
 
     #[test]

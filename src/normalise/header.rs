@@ -22,10 +22,18 @@ pub fn fold(s: &str) -> String {
 /// [`fold`] without a copy when there is nothing to fold: ASCII text only needs trimming, and
 /// most cells of a large CSV are ASCII (codes, numbers, times).
 pub fn fold_cow(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.is_ascii() {
+    if s.is_ascii() || !s.chars().any(folds) {
         return std::borrow::Cow::Borrowed(s.trim());
     }
     std::borrow::Cow::Owned(fold_chars(s))
+}
+
+/// Whether `fold_chars` changes `c` (other than by trimming).
+fn folds(c: char) -> bool {
+    matches!(
+        c,
+        '\u{FF01}'..='\u{FF5E}' | '\u{3000}' | '\u{00A0}' | '【' | '】' | '、'
+    )
 }
 
 fn fold_chars(s: &str) -> String {
@@ -293,6 +301,13 @@ mod tests {
         assert_eq!(header_key("货值（元）"), "货值(元)");
         assert_eq!(header_key("报关单\n编号"), "报关单编号");
         assert_eq!(strip_brackets("货值(人民币元)"), "货值");
+        // Text with nothing to fold is borrowed, trimmed; with something, folded then trimmed.
+        assert!(matches!(
+            fold_cow(" 进口 "),
+            std::borrow::Cow::Borrowed("进口")
+        ));
+        assert_eq!(fold_cow(" 进口\u{3000}"), "进口");
+        assert_eq!(fold_cow("【甲】、Ａ１　"), "[甲],A1");
     }
 
     #[test]

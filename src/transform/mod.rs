@@ -253,9 +253,13 @@ async fn current_snapshot(
         let df = ctx.sql(&sql).await.map_err(|e| e.to_string())?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let mut stream = df.execute_stream().await.map_err(|e| e.to_string())?;
-        let out = Lake { root: dir.clone() };
+        let out = Lake::at(dir.clone()).with_settings(project.settings.lake);
         let mut w = out
-            .create(file.clone(), schema)
+            .create_with_key(
+                file.clone(),
+                schema,
+                &project.schemas[name].distinct_columns(),
+            )
             .map_err(|e| e.to_string())?;
         while let Some(b) = stream.next().await {
             w.write(&b.map_err(|e| e.to_string())?)
