@@ -174,6 +174,8 @@ enum ParseFailure {
     File(String),
     /// Our own fault (lake write): stop the run.
     Job(JobError),
+    /// Stopped because the work beside it (see [`parse_guarded`]) found the file needs none.
+    Stopped,
 }
 
 impl From<IntakeError> for ParseFailure {
@@ -360,6 +362,10 @@ pub(crate) fn write_issues(
 /// still being read after `[intake] read_timeout_secs` is given up. The reader is told to stop
 /// at its next row; one stuck inside a library call is left behind (its `.partial` output is
 /// never committed and is swept by the next run's recovery).
+/// Parse the file on a thread of its own, given up after `read_timeout_secs`. Meanwhile this
+/// thread runs `beside` (hashing the file, so one core does not sit idle during the hash while
+/// the other waits for it); when `beside` says the parse is not needed (true) or fails, the
+/// parse is cancelled and waited for.
 fn parse_guarded(
     project: &Project,
     lake: &Lake,
@@ -367,6 +373,7 @@ fn parse_guarded(
     path: &Path,
     file_name: &str,
     delivery: i64,
+    beside: &mut dyn FnMut() -> Result<bool, JobError>,
 ) -> Result<Parsed, ParseFailure> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let secs = project.limits().read_timeout_secs;
@@ -394,6 +401,21 @@ fn parse_guarded(
         .spawn(job)
     {
         return Err(ParseFailure::Job(JobError::Io(path.to_path_buf(), e)));
+    }
+    let stop = match beside() {
+        Ok(false) => None,
+        Ok(true) => Some(ParseFailure::Stopped),
+        Err(e) => Some(ParseFailure::Job(e)),
+    };
+    if let Some(stop) = stop {
+        cancel.store(true, Ordering::Relaxed);
+        // A parse that ended before it saw the cancel leaves a finished file: not committed.
+        if let Ok(Ok(Ok(Parsed { data: Some(f), .. }))) =
+            rx.recv_timeout(std::time::Duration::from_secs(secs))
+        {
+            f.discard();
+        }
+        return Err(stop);
     }
     match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
         Ok(Ok(r)) => r,
@@ -443,14 +465,15 @@ pub fn ingest_file(
                 .to_string()
         })
         .unwrap_or_else(now_utc);
-    let (sha, bytes) = sha256_file(path).map_err(|e| JobError::Io(path.to_path_buf(), e))?;
     let received = now_utc();
     let day = chrono::Utc::now()
         .with_timezone(&project.tz)
         .format("%Y-%m-%d")
         .to_string();
     let unit_dir = if unit.is_empty() { "_unknown" } else { unit };
-    let delivery = ledger.begin(unit_dir, &file_name, &sha, bytes, &mtime, &received)?;
+    // The content hash is filled in below, once read (a pending delivery is removed by recovery
+    // whatever its hash).
+    let delivery = ledger.begin(unit_dir, &file_name, "", meta.len(), &mtime, &received)?;
     let mut result = FileResult {
         unit: unit_dir.to_string(),
         file_name: file_name.clone(),
@@ -465,8 +488,25 @@ pub fn ingest_file(
         receipt: None,
     };
 
-    // The same content again, whatever its name: archived, nothing added.
-    if let Some((first, first_name, first_at)) = ledger.ingested_with_hash(&sha)? {
+    // The file is hashed while it is parsed (on another thread); the same content again,
+    // whatever its name, stops the parse and is archived with nothing added.
+    let mut duplicate = None;
+    let mut hash = || -> Result<bool, JobError> {
+        let (sha, bytes) = sha256_file(path).map_err(|e| JobError::Io(path.to_path_buf(), e))?;
+        ledger.set_hash(delivery, &sha, bytes)?;
+        duplicate = ledger.ingested_with_hash(&sha)?;
+        Ok(duplicate.is_some())
+    };
+    let known_unit = !unit.is_empty() && project.unit(unit).is_some();
+    let parsed: Result<Parsed, ParseFailure> = if known_unit {
+        parse_guarded(project, lake, unit, path, &file_name, delivery, &mut hash)
+    } else {
+        hash()?;
+        Err(ParseFailure::File(format!(
+            "文件放在了未登记的目录“{unit_dir}”下，请放入本单位的收件目录（inbox/<单位代码>/）"
+        )))
+    };
+    if let Some((first, first_name, first_at)) = duplicate {
         let reason = format!(
             "重复报送：与第{first}号报送（{first_name}，{first_at}）内容完全相同，未重复入库"
         );
@@ -490,15 +530,10 @@ pub fn ingest_file(
         return finish_receipt(project, ledger, result, None, &[]);
     }
 
-    let parsed: Result<Parsed, ParseFailure> = if unit.is_empty() || project.unit(unit).is_none() {
-        Err(ParseFailure::File(format!(
-            "文件放在了未登记的目录“{unit_dir}”下，请放入本单位的收件目录（inbox/<单位代码>/）"
-        )))
-    } else {
-        parse_guarded(project, lake, unit, path, &file_name, delivery)
-    };
-
     match parsed {
+        Err(ParseFailure::Stopped) => Err(JobError::Other(format!(
+            "the parse of {file_name} was stopped, but no reason was recorded"
+        ))),
         Err(ParseFailure::Job(e)) => {
             ledger.delete(delivery)?;
             Err(e)

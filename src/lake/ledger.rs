@@ -220,6 +220,15 @@ impl Ledger {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Record a delivery's content hash and size, once its file has been read.
+    pub fn set_hash(&self, id: i64, sha256: &str, bytes: u64) -> Result<(), LakeError> {
+        self.conn.execute(
+            "UPDATE deliveries SET sha256 = ?2, bytes = ?3 WHERE id = ?1",
+            params![id, sha256, bytes as i64],
+        )?;
+        Ok(())
+    }
+
     pub fn finish(
         &self,
         id: i64,

@@ -28,6 +28,9 @@ pub fn from_excel_serial(serial: f64) -> Option<NaiveDateTime> {
 
 /// Parse a date-time text. Date-only text gives midnight.
 pub fn parse_datetime_text(raw: &str) -> Result<Parsed, String> {
+    if let Some(local) = iso_seconds(raw) {
+        return Ok(Parsed::Local(local));
+    }
     let s = raw.trim();
     if s.is_empty() {
         return Err("时间为空".into());
@@ -46,6 +49,32 @@ pub fn parse_datetime_text(raw: &str) -> Result<Parsed, String> {
             Ok(Parsed::Instant(dt.naive_utc()))
         }
     }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (or with `T`), what nearly every export writes, read straight from
+/// its digits: three timestamps per row of a large file would otherwise each go through the
+/// general reader. None for anything else, a date that does not exist included, which the
+/// general reader then takes (and gives its reason for).
+fn iso_seconds(s: &str) -> Option<NaiveDateTime> {
+    let b: &[u8; 19] = s.as_bytes().try_into().ok()?;
+    let digits = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b' ' | b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(5..7)?, digits(8..10)?)?.and_hms_opt(
+        digits(11..13)?,
+        digits(14..16)?,
+        digits(17..19)?,
+    )
 }
 
 /// Parse a date text (a time part, if present, must be midnight-free of meaning and is dropped).
@@ -216,6 +245,31 @@ fn parse_parts(s: &str) -> Option<(NaiveDate, NaiveTime)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plain_layout_reads_as_the_general_reader_reads_it() {
+        for s in [
+            "2025-11-04 17:19:48",
+            "2025-11-04T17:19:48",
+            "2024-02-29 00:00:00",
+            "1999-12-31 23:59:59",
+        ] {
+            let (date, time) = parse_parts(s).unwrap();
+            assert_eq!(iso_seconds(s), Some(date.and_time(time)), "{s}");
+        }
+        // Not this layout, or not a real time: left to the general reader and its reasons.
+        for s in [
+            "2025-02-29 10:00:00",
+            "2025-11-04 24:00:00",
+            "2025/11/04 17:19:48",
+            "2025-11-04 17:19:4８",
+            "2025-11-04 17:19",
+            " 2025-11-04 17:19:48",
+        ] {
+            assert_eq!(iso_seconds(s), None, "{s}");
+        }
+        assert!(parse_datetime_text("2025-02-29 10:00:00").is_err());
+    }
 
     fn local(s: &str) -> NaiveDateTime {
         match parse_datetime_text(s).unwrap_or_else(|e| panic!("{s}: {e}")) {

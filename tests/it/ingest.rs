@@ -108,6 +108,11 @@ fn the_same_content_again_adds_nothing_whatever_its_name() {
     assert_eq!(r.len(), 2);
     assert_eq!(r[1]["outcome"], "重复报送");
     assert_eq!(p.files_under("archive").len(), 2);
+    // The second file was parsed while it was hashed: its parse left nothing in the lake.
+    assert_eq!(
+        p.files_under("lake/customs_declaration"),
+        ["d00000001.parquet"]
+    );
 }
 
 #[test]
