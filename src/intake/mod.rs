@@ -32,7 +32,8 @@ impl RawCell {
     pub fn is_empty(&self) -> bool {
         match self {
             RawCell::Empty => true,
-            RawCell::Text(s) => s.trim().is_empty(),
+            // What `trim().is_empty()` says, stopping at the first character of a filled cell.
+            RawCell::Text(s) => s.chars().all(char::is_whitespace),
             _ => false,
         }
     }
