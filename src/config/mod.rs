@@ -1210,7 +1210,7 @@ mod tests {
         let bundled = std::fs::read_to_string(root.join("sanhu.toml")).unwrap();
         let with = |lake: &str| {
             let dir = project_copy();
-            let text = bundled.replace("compression = \"zstd\"\nzstd_level = 3\n", lake);
+            let text = bundled.replace("compression = \"zstd\"\nzstd_level = 1\n", lake);
             assert_ne!(text, bundled, "the bundled [lake] section moved");
             std::fs::write(dir.path().join("sanhu.toml"), &text).unwrap();
             let line = text
@@ -1223,7 +1223,7 @@ mod tests {
         let (p, _) = with("compression = \"snappy\"\n");
         let lake = p.unwrap_or_else(|e| panic!("{e}")).settings.lake;
         assert_eq!(lake.compression, spec::CompressionName::Snappy);
-        assert_eq!(lake.zstd_level, 3);
+        assert_eq!(lake.zstd_level, 1);
         let (p, line) = with("zstd_level = 0\n");
         let e = p.err().expect("level 0 is refused").to_string();
         assert!(e.contains(&format!("sanhu.toml:{line}")), "{e}");

@@ -117,7 +117,7 @@ impl Default for LakeSettings {
     fn default() -> Self {
         LakeSettings {
             compression: CompressionName::Zstd,
-            zstd_level: 3,
+            zstd_level: 1,
         }
     }
 }
