@@ -97,6 +97,7 @@ class Bench:
         self.py = a.python
         self.work = a.work
         self.results: list[Result] = []
+        self.pending: list[dict] = []  # queued runs (queue, run_queue)
         self.notes: list[str] = []
         self.agree: list[str] = []
         self.same: list[str] = []
@@ -203,39 +204,60 @@ class Bench:
         return 1 if self.a.quick else (1 if scale >= 10_000_000 else self.a.runs)
 
     def repeat(self, res: Result, setup, argv, env_extra=None, check=None) -> Result:
-        """Runs setup() then argv, up to runs_for(scale) times; a run slower than --max-repeat
-        seconds is not repeated (the note says so)."""
-        n = self.runs_for(res.scale)
+        """One tool's runs on their own (see queue)."""
+        self.queue(res, setup, argv, env_extra, check)
+        self.run_queue()
+        return res
+
+    def queue(self, res: Result, setup, argv, env_extra=None, check=None) -> Result:
+        """A tool's runs of one job, to be run by run_queue: setup() then argv, up to
+        runs_for(scale) times."""
         env_s = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env_extra or {}).items())
         res.command = ((env_s + " " if env_s else "") + shlex.join(argv)).replace(self.a.repo + "/", "")
+        self.pending.append({"res": res, "setup": setup, "argv": argv, "env": env_extra, "check": check, "done": False})
+        return res
+
+    def run_queue(self):
+        """The queued tools' runs in rounds — run 1 of every tool, then run 2 of every tool, ... —
+        so a stretch when the machine is slower (other virtual machines on the host) falls on
+        every tool alike, not on whichever happened to be running. A run slower than
+        --max-repeat seconds is not repeated (the note says so); a failed one ends that tool's runs."""
+        entries, self.pending = self.pending, []
+        n = max((self.runs_for(e["res"].scale) for e in entries), default=0)
         for i in range(n):
-            try:
-                setup()
-            except Exception as e:  # noqa: BLE001 - recorded, not fatal
-                res.error = f"setup failed: {e}"
-                break
-            self.wait_quiet()
-            wall, rss, rc, out, err = self.measure(argv, env_extra)
-            if rc != 0:
-                res.error = self.reason(rc, out, err)
-                log(f"  {res.job} {res.scale} {res.tool}: FAILED {res.error}")
-                break
-            if check:
-                problem = check(out, err)
+            for e in entries:
+                res = e["res"]
+                if e["done"] or i >= self.runs_for(res.scale):
+                    continue
+                try:
+                    e["setup"]()
+                except Exception as ex:  # noqa: BLE001 - recorded, not fatal
+                    res.error = f"setup failed: {ex}"
+                    e["done"] = True
+                    continue
+                self.wait_quiet()
+                wall, rss, rc, out, err = self.measure(e["argv"], e["env"])
+                if rc != 0:
+                    res.error = self.reason(rc, out, err)
+                    log(f"  {res.job} {res.scale} {res.tool}: FAILED {res.error}")
+                    e["done"] = True
+                    continue
+                problem = e["check"](out, err) if e["check"] else None
                 if problem:
                     res.error = problem
                     log(f"  {res.job} {res.scale} {res.tool}: FAILED {problem}")
-                    break
-            res.walls.append(wall)
-            if rss:
-                res.rss_kib.append(rss)
-            log(f"  {res.job} {res.scale} {res.tool}{' ' + res.label if res.label else ''}: run {i + 1}/{n} "
-                f"{wall:.2f} s, {rss / 1024 if rss else float('nan'):.0f} MiB")
-            if wall > self.a.max_repeat and i + 1 < n:
-                res.note = (res.note + "; " if res.note else "") + f"1 run only (a run took > {self.a.max_repeat:.0f} s)"
-                break
-        self.results.append(res)
-        return res
+                    e["done"] = True
+                    continue
+                res.walls.append(wall)
+                if rss:
+                    res.rss_kib.append(rss)
+                nr = self.runs_for(res.scale)
+                log(f"  {res.job} {res.scale} {res.tool}{' ' + res.label if res.label else ''}: run {i + 1}/{nr} "
+                    f"{wall:.2f} s, {rss / 1024 if rss else float('nan'):.0f} MiB")
+                if wall > self.a.max_repeat and i + 1 < nr:
+                    res.note = (res.note + "; " if res.note else "") + f"1 run only (a run took > {self.a.max_repeat:.0f} s)"
+                    e["done"] = True
+        self.results.extend(e["res"] for e in entries)
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -337,8 +359,9 @@ class Bench:
         if "sanhu" in tools:
             r = Result(kind, scale, "sanhu")
             r.setup = f"fresh copy of the project ({self.template}) with {', '.join(os.path.basename(f) for f in files)} in data/inbox/customs/"
-            self.repeat(r, lambda: self.fresh_project(project, {"customs": files}),
-                        [self.sanhu, "--project", project, "--quiet", "ingest"], check=self.ingest_check(scale))
+            self.queue(r, lambda: self.fresh_project(project, {"customs": files}),
+                       [self.sanhu, "--project", project, "--quiet", "ingest"], check=self.ingest_check(scale))
+        peers = []
         for tool in [t for t in tools if t != "sanhu"]:
             out = os.path.join(runs, f"{tool}-{kind}.parquet")
             r = Result(kind, scale, tool)
@@ -352,7 +375,10 @@ class Bench:
                     env["PYTHONPATH"] = self.excel_pythonpath
                 r.note = "DuckDB " + ("from duckdb-ext-excel's pin" if self.excel_pythonpath else "main")
             argv = [self.py, os.path.join(HERE, "peers.py"), tool, kind] + sum((["--in", f] for f in files), []) + ["--out", out]
-            self.repeat(r, lambda out=out: os.path.exists(out) and os.remove(out), argv, env)
+            self.queue(r, lambda out=out: os.path.exists(out) and os.remove(out), argv, env)
+            peers.append((tool, r, out))
+        self.run_queue()
+        for tool, r, out in peers:
             if "sanhu" in tools and not r.error and os.path.exists(out):
                 self.compare_output(kind, scale, project, tool, out)
         return project if "sanhu" in tools else None
@@ -407,15 +433,16 @@ class Bench:
                 r.error = "credit library build failed: " + self.reason(p.returncode, p.stdout, p.stderr)
                 self.results.append(r)
             else:
-                self.repeat(r, lambda: None, [self.sanhu, "--project", project, "--quiet", "build", "--only",
-                                              "--select", "clearance_times,clearance_metrics"])
+                self.queue(r, lambda: None, [self.sanhu, "--project", project, "--quiet", "build", "--only",
+                                             "--select", "clearance_times,clearance_metrics"])
         for tool in [t for t in tools if t != "sanhu"]:
             out = os.path.join(runs, f"{tool}-metrics")
             outs[tool] = out
             r = Result("metrics", scale, tool)
             argv = [self.py, os.path.join(HERE, "peers.py"), tool, "metrics", "--lake", lake,
                     "--queries", os.path.join(project, "queries"), "--out", out, "--outlier-hours", str(outlier)]
-            self.repeat(r, lambda out=out: os.path.exists(out) and shutil.rmtree(out), argv)
+            self.queue(r, lambda out=out: os.path.exists(out) and shutil.rmtree(out), argv)
+        self.run_queue()
         if "sanhu" in tools:
             for tool, out in outs.items():
                 self.cross_check(scale, project, tool, os.path.join(out, "clearance_metrics.parquet"))
