@@ -1225,11 +1225,15 @@ mod tests {
         assert_eq!(lake.compression, spec::CompressionName::Snappy);
         assert_eq!(lake.zstd_level, 1);
         let (p, line) = with("zstd_level = 0\n");
-        let e = p.err().expect("level 0 is refused").to_string();
+        let Err(e) = p else {
+            panic!("level 0 is refused")
+        };
+        let e = e.to_string();
         assert!(e.contains(&format!("sanhu.toml:{line}")), "{e}");
         assert!(e.contains("zstd_level must be 1 to 22, not 0"), "{e}");
         let (p, line) = with("compression = \"gzip\"\n");
-        let e = p.err().expect("gzip is refused").to_string();
+        let Err(e) = p else { panic!("gzip is refused") };
+        let e = e.to_string();
         assert!(e.contains(&format!("sanhu.toml:{line}")), "{e}");
         assert!(e.contains("gzip"), "{e}");
     }

@@ -285,15 +285,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn invalid_utf8_is_replaced_in_its_field_only() {
-        // Valid UTF-8 for the first 64 KiB (so the file is read as UTF-8), then "报" cut after
-        // two of its three bytes, then a lone continuation byte.
+    /// A header and 8000 valid UTF-8 rows (past the 64 KiB the encoding is sniffed from, so the
+    /// file is read as UTF-8), then `tail`.
+    fn after_sniff_window(tail: &[u8]) -> Vec<u8> {
         let mut bytes = b"a,b\n".to_vec();
         for _ in 0..8000 {
             bytes.extend_from_slice("名称,1\n".as_bytes());
         }
-        bytes.extend_from_slice(b"\xe6\x8a,ok\n\x80x,\xe5\x90\x8d\n");
+        bytes.extend_from_slice(tail);
+        bytes
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_in_its_field_only() {
+        // "报" cut after two of its three bytes, then a lone continuation byte.
+        let bytes = after_sniff_window(b"\xe6\x8a,ok\n\x80x,\xe5\x90\x8d\n");
         let rows = rows_of(&bytes);
         assert_eq!(rows.len(), 8003);
         assert_eq!(
@@ -309,12 +315,7 @@ mod tests {
     fn a_character_split_by_the_delimiter_is_bad_in_both_fields() {
         // "进" is E8 BF 9B; here a comma falls inside it. The fields back to back are valid
         // UTF-8 ("进b"), each field on its own is not.
-        let mut bytes = b"a,b\n".to_vec();
-        for _ in 0..8000 {
-            bytes.extend_from_slice("名称,1\n".as_bytes());
-        }
-        bytes.extend_from_slice(b"\xe8\xbf,\x9bb\n");
-        let rows = rows_of(&bytes);
+        let rows = rows_of(&after_sniff_window(b"\xe8\xbf,\x9bb\n"));
         assert_eq!(rows[8001], ["\u{fffd}", "\u{fffd}b"]);
     }
 
