@@ -356,15 +356,14 @@ pub(crate) fn write_issues(
     Ok(Some(f.finish()?))
 }
 
-/// Ingest one file from `unit`'s inbox.
 /// `parse_file` on a thread of its own, so that neither a reader panic nor a reader that hangs
 /// takes the run down: a panic becomes a quarantined file with the panic's message, and a file
 /// still being read after `[intake] read_timeout_secs` is given up. The reader is told to stop
 /// at its next row; one stuck inside a library call is left behind (its `.partial` output is
 /// never committed and is swept by the next run's recovery).
-/// Parse the file on a thread of its own, given up after `read_timeout_secs`. Meanwhile this
-/// thread runs `beside` (hashing the file, so one core does not sit idle during the hash while
-/// the other waits for it); when `beside` says the parse is not needed (true) or fails, the
+///
+/// Meanwhile this thread runs `beside` (hashing the file: one core would otherwise sit idle
+/// while the other hashes); when `beside` says the parse is not needed (true) or fails, the
 /// parse is cancelled and waited for.
 fn parse_guarded(
     project: &Project,
@@ -443,6 +442,7 @@ fn parse_guarded(
     }
 }
 
+/// Ingest one file from `unit`'s inbox.
 pub fn ingest_file(
     project: &Project,
     lake: &Lake,
