@@ -2,8 +2,9 @@
 //! newlines. The `csv` crate does the parsing; the encoding is decided from the bytes and decoded
 //! while streaming, so a large file is never held in memory.
 
-use super::{IntakeError, RawCell, SheetPreview, Visit};
+use super::{Cell, IntakeError, RawCell, Row, SheetPreview, Visit};
 use crate::config::spec::IntakeLimits;
+use std::borrow::Cow;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -88,32 +89,67 @@ fn is_dump_null(f: &str) -> bool {
     f == "\\N" || f == "NULL"
 }
 
-/// One record as cells. The previous row's strings are reused (`spare`), so a long file is
-/// read without an allocation per cell. A field that is not valid UTF-8 has each bad sequence
-/// replaced by U+FFFD (as the WHATWG decoder does), so the row is checked, not lost.
+/// A record read in place as a [`Row`]: what the parallel check reads, so no field is copied
+/// before it is typed. Only for a record whose bytes are valid UTF-8 and whose fields each start
+/// and end on a character boundary; any other record goes through [`to_cells`].
+pub struct RecordRow<'r> {
+    rec: &'r csv::ByteRecord,
+    text: &'r str,
+}
+
+impl<'r> RecordRow<'r> {
+    /// The record as a row, or None when it needs [`to_cells`]' replacement of bad bytes.
+    pub fn new(rec: &'r csv::ByteRecord) -> Option<RecordRow<'r>> {
+        // One UTF-8 check for the whole record (its fields back to back), not one per field;
+        // a character split across two fields would pass it, so each field's ends are checked.
+        let text = std::str::from_utf8(rec.as_slice()).ok()?;
+        let mut at = 0;
+        for f in rec.iter() {
+            at += f.len();
+            if !text.is_char_boundary(at) {
+                return None;
+            }
+        }
+        Some(RecordRow { rec, text })
+    }
+}
+
+impl Row for RecordRow<'_> {
+    fn width(&self) -> usize {
+        self.rec.len()
+    }
+    fn cell(&self, i: usize) -> Cell<&str> {
+        match self.rec.range(i).and_then(|r| self.text.get(r)) {
+            Some(f) if !f.is_empty() && !is_dump_null(f) => Cell::Text(f),
+            _ => Cell::Empty,
+        }
+    }
+}
+
+/// One record as cells that own their text. The previous row's strings are reused (`spare`), so
+/// a long file is read without an allocation per cell. A field that is not valid UTF-8 has each
+/// bad sequence replaced by U+FFFD (as the WHATWG decoder does), so the row is checked, not lost.
 pub fn to_cells(rec: &csv::ByteRecord, out: &mut Vec<RawCell>, spare: &mut Vec<String>) {
     for c in out.drain(..) {
-        if let RawCell::Text(s) = c {
+        if let Cell::Text(s) = c {
             spare.push(s);
         }
     }
-    // One UTF-8 check for the whole record (its fields back to back), not one per field; a field
-    // is then sliced from it, which also checks that it starts and ends on a character boundary
-    // (a character split across two fields would pass the whole-record check).
+    // Whole-record check first; a bad record has each field checked and repaired on its own.
     let whole = std::str::from_utf8(rec.as_slice()).ok();
     out.extend((0..rec.len()).map(|i| {
         let range = rec.range(i).unwrap_or_default();
         let f = match whole.and_then(|w| w.get(range.clone())) {
-            Some(f) => std::borrow::Cow::Borrowed(f),
+            Some(f) => Cow::Borrowed(f),
             None => String::from_utf8_lossy(&rec.as_slice()[range]),
         };
         if f.is_empty() || is_dump_null(&f) {
-            RawCell::Empty
+            Cell::Empty
         } else {
             let mut s = spare.pop().unwrap_or_default();
             s.clear();
             s.push_str(&f);
-            RawCell::Text(s)
+            Cell::Text(s)
         }
     }));
 }
@@ -317,6 +353,41 @@ mod tests {
         // UTF-8 ("进b"), each field on its own is not.
         let rows = rows_of(&after_sniff_window(b"\xe8\xbf,\x9bb\n"));
         assert_eq!(rows[8001], ["\u{fffd}", "\u{fffd}b"]);
+    }
+
+    #[test]
+    fn a_record_read_in_place_has_the_cells_of_its_copy() {
+        let rec = |fields: &[&[u8]]| csv::ByteRecord::from(fields.to_vec());
+        let good = rec(&[
+            b"071120251000000001",
+            b"",
+            b"\\N",
+            b"NULL",
+            "进口".as_bytes(),
+            b" ",
+        ]);
+        let row = RecordRow::new(&good).expect("valid UTF-8");
+        let (mut owned, mut spare) = (Vec::new(), Vec::new());
+        to_cells(&good, &mut owned, &mut spare);
+        assert_eq!(row.width(), 6);
+        let views: Vec<Cell<&str>> = (0..7).map(|i| row.cell(i)).collect();
+        let copies: Vec<Cell<&str>> = (0..7).map(|i| owned.cell(i)).collect();
+        assert_eq!(views, copies);
+        assert_eq!(
+            views,
+            [
+                Cell::Text("071120251000000001"),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Text("进口"),
+                Cell::Text(" "),
+                Cell::Empty,
+            ]
+        );
+        // Bad bytes, and a character the delimiter split, are left to the copy's repair.
+        assert!(RecordRow::new(&rec(&[b"a\xff", b"b"])).is_none());
+        assert!(RecordRow::new(&rec(&[b"\xe8\xbf", b"\x9bb"])).is_none());
     }
 
     #[test]

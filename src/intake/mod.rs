@@ -14,46 +14,90 @@ pub mod xlsx;
 use crate::config::spec::IntakeLimits;
 use std::path::Path;
 
-/// A cell as the file holds it, before any typing.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RawCell {
+/// A cell as the file holds it, before any typing. `S` is its text: owned ([`RawCell`]) as the
+/// readers hand rows on, borrowed (`Cell<&str>`) as normalise reads them through [`Row`], which
+/// lets a CSV record be checked in place, without a copy of its fields.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<S> {
     Empty,
-    Text(String),
+    Text(S),
     Number(f64),
     Int(i64),
     Bool(bool),
     /// An Excel date-time cell, already converted (respects the 1904 date system).
     DateTime(chrono::NaiveDateTime),
     /// An Excel error value such as `#N/A`.
-    Error(String),
+    Error(S),
 }
 
-impl RawCell {
+/// A cell that owns its text.
+pub type RawCell = Cell<String>;
+
+impl<S: AsRef<str>> Cell<S> {
+    /// The cell with its text borrowed.
+    pub fn view(&self) -> Cell<&str> {
+        match self {
+            Cell::Empty => Cell::Empty,
+            Cell::Text(s) => Cell::Text(s.as_ref()),
+            Cell::Number(n) => Cell::Number(*n),
+            Cell::Int(i) => Cell::Int(*i),
+            Cell::Bool(b) => Cell::Bool(*b),
+            Cell::DateTime(d) => Cell::DateTime(*d),
+            Cell::Error(e) => Cell::Error(e.as_ref()),
+        }
+    }
     pub fn is_empty(&self) -> bool {
         match self {
-            RawCell::Empty => true,
+            Cell::Empty => true,
             // What `trim().is_empty()` says, stopping at the first character of a filled cell.
-            RawCell::Text(s) => s.chars().all(char::is_whitespace),
+            Cell::Text(s) => s.as_ref().chars().all(char::is_whitespace),
             _ => false,
         }
     }
     /// The cell as a clerk would read it, for headers and receipts.
     pub fn display(&self) -> String {
         match self {
-            RawCell::Empty => String::new(),
-            RawCell::Text(s) => s.clone(),
-            RawCell::Number(n) => {
+            Cell::Empty => String::new(),
+            Cell::Text(s) => s.as_ref().to_string(),
+            Cell::Number(n) => {
                 if n.fract() == 0.0 && n.abs() < 1e15 {
                     format!("{}", *n as i64)
                 } else {
                     format!("{n}")
                 }
             }
-            RawCell::Int(i) => i.to_string(),
-            RawCell::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
-            RawCell::DateTime(d) => d.format("%Y-%m-%d %H:%M:%S").to_string(),
-            RawCell::Error(e) => e.clone(),
+            Cell::Int(i) => i.to_string(),
+            Cell::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+            Cell::DateTime(d) => d.format("%Y-%m-%d %H:%M:%S").to_string(),
+            Cell::Error(e) => e.as_ref().to_string(),
         }
+    }
+}
+
+/// One row's cells, read by position: a row of owned cells, or a CSV record read in place
+/// ([`csv::RecordRow`]) so that no field is copied before it is typed.
+pub trait Row {
+    /// How many cells the row has.
+    fn width(&self) -> usize;
+    /// The `i`-th cell, with its text borrowed (Empty past the end).
+    fn cell(&self, i: usize) -> Cell<&str>;
+}
+
+impl<S: AsRef<str>> Row for [Cell<S>] {
+    fn width(&self) -> usize {
+        self.len()
+    }
+    fn cell(&self, i: usize) -> Cell<&str> {
+        self.get(i).map_or(Cell::Empty, Cell::view)
+    }
+}
+
+impl<S: AsRef<str>> Row for Vec<Cell<S>> {
+    fn width(&self) -> usize {
+        self.len()
+    }
+    fn cell(&self, i: usize) -> Cell<&str> {
+        self.as_slice().cell(i)
     }
 }
 

@@ -7,13 +7,13 @@
 
 pub mod ledger;
 
-use crate::config::LINEAGE_ROW;
 use crate::config::spec::{CompressionName, LakeSettings};
+use crate::config::{LINEAGE_FILE, LINEAGE_ROW};
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -89,7 +89,11 @@ pub fn writer_properties(
                 | DataType::Float32
                 | DataType::Float64
         ) || unique.iter().any(|u| u == field.name());
-        if field.name() == LINEAGE_ROW && field.data_type() == &DataType::Int64 {
+        if field.name() == LINEAGE_FILE {
+            // One value per file: its min and max say nothing the file name does not, and
+            // computing them compares every row's copy of the name (a few % of a CSV ingest).
+            props = props.set_column_statistics_enabled(path, EnabledStatistics::None);
+        } else if field.name() == LINEAGE_ROW && field.data_type() == &DataType::Int64 {
             props = props
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
@@ -413,6 +417,7 @@ mod tests {
                 false,
             ),
             Field::new(LINEAGE_ROW, DataType::Int64, false),
+            Field::new(LINEAGE_FILE, DataType::Utf8, false),
         ]));
         let n = 1000;
         let batch = RecordBatch::try_new(
@@ -431,6 +436,7 @@ mod tests {
                     .with_timezone("UTC"),
                 ),
                 Arc::new(Int64Array::from_iter_values(2..n as i64 + 2)),
+                Arc::new(StringArray::from_iter_values((0..n).map(|_| "报关单.csv"))),
             ],
         )
         .unwrap();
@@ -452,7 +458,12 @@ mod tests {
                 .encodings()
                 .any(|e| e == Encoding::DELTA_BINARY_PACKED)
         );
-        assert!((0..4).all(|i| rg.column(i).compression() == Compression::SNAPPY));
+        assert!((0..5).all(|i| rg.column(i).compression() == Compression::SNAPPY));
+        // Every column has its min and max but the file name, which is one value per file.
+        let stats: Vec<bool> = (0..5)
+            .map(|i| rg.column(i).statistics().is_some())
+            .collect();
+        assert_eq!(stats, [true, true, true, true, false]);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn parse_datetime_text(raw: &str) -> Result<Parsed, String> {
     if let Some(local) = iso_seconds(raw) {
         return Ok(Parsed::Local(local));
     }
-    let s = raw.trim();
+    let s = super::header::trim(raw);
     if s.is_empty() {
         return Err("时间为空".into());
     }

@@ -23,9 +23,18 @@ pub fn fold(s: &str) -> String {
 /// most cells of a large CSV are ASCII (codes, numbers, times).
 pub fn fold_cow(s: &str) -> std::borrow::Cow<'_, str> {
     if s.is_ascii() || !s.chars().any(folds) {
-        return std::borrow::Cow::Borrowed(s.trim());
+        return std::borrow::Cow::Borrowed(trim(s));
     }
     std::borrow::Cow::Owned(fold_chars(s))
+}
+
+/// `str::trim`, answered from the first and last byte when both are visible ASCII (nothing to
+/// trim): the Unicode trim decodes a character at each end, and every cell of a file is trimmed.
+pub fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
 }
 
 /// Whether `fold_chars` changes `c` (other than by trimming).
@@ -282,6 +291,27 @@ pub fn detect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quick_trim_is_the_unicode_trim() {
+        for s in [
+            "",
+            " ",
+            "x",
+            " x",
+            "x ",
+            "a b",
+            "进口",
+            " 进口\u{3000}",
+            "\u{3000}x",
+            "x\u{a0}",
+            "x\u{b}",
+            "\tx\r\n",
+            "0711",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
 
     fn text(v: &[&str]) -> Vec<RawCell> {
         v.iter()

@@ -14,7 +14,7 @@
 
 use super::{Checked, Normaliser};
 use crate::config::spec::IntakeLimits;
-use crate::intake::csv::{Records, to_cells};
+use crate::intake::csv::{RecordRow, Records, to_cells};
 use crate::intake::{Format, IntakeError, RawCell};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::BTreeMap;
@@ -192,8 +192,15 @@ fn run(
                     match &work.rows {
                         Rows::Records(recs) => {
                             for (i, rec) in recs.iter().enumerate() {
-                                to_cells(rec, &mut cells, &mut spare);
-                                let _ = w.push_row(work.first_row + i as u32, &cells);
+                                let row = work.first_row + i as u32;
+                                // Read in place; a record with bad bytes is repaired first.
+                                let _ = match RecordRow::new(rec) {
+                                    Some(r) => w.push_row(row, &r),
+                                    None => {
+                                        to_cells(rec, &mut cells, &mut spare);
+                                        w.push_row(row, &cells)
+                                    }
+                                };
                             }
                         }
                         Rows::Cells(rows) => {
