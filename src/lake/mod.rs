@@ -203,6 +203,8 @@ impl Lake {
             tmp,
             target,
             rows: 0,
+            handed_to_disk: 0,
+            writeback_every: WRITEBACK_EVERY,
         })
     }
 
@@ -237,19 +239,46 @@ pub struct PendingFile {
     tmp: PathBuf,
     target: PathBuf,
     pub rows: u64,
+    /// Bytes written when the disk was last asked to start writing the file ([`start_writeback`]).
+    handed_to_disk: usize,
+    writeback_every: usize,
 }
+
+/// How much of a growing file may wait in the page cache before the disk is asked to write it.
+const WRITEBACK_EVERY: usize = 64 << 20;
+
+/// Ask the kernel to start writing the file's dirty pages to disk, without waiting: the fsync in
+/// [`PendingFile::finish`] then waits only for the last few. Measured on the 10M-row CSV ingest
+/// (a 340 MB file): that fsync took 0.18 s at the end, with both cores idle. std has only the
+/// waiting kind (`File::sync_data`); `sync_file_range(2)` with `SYNC_FILE_RANGE_WRITE` alone
+/// starts the writeback and returns. Elsewhere than Linux it does nothing and the fsync does all.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is open for as long as `file` is borrowed, and the call reads only
+    // its integer arguments. A failure (an old kernel, a file system without it) is harmless: the
+    // fsync at the end still writes everything, so its result is not looked at.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &File) {}
 
 impl PendingFile {
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), LakeError> {
         self.rows += batch.num_rows() as u64;
-        self.writer
-            .as_mut()
-            .expect("not yet closed")
-            .write(batch)
-            .map_err(|source| LakeError::Parquet {
-                path: self.tmp.clone(),
-                source,
-            })
+        let writer = self.writer.as_mut().expect("not yet closed");
+        writer.write(batch).map_err(|source| LakeError::Parquet {
+            path: self.tmp.clone(),
+            source,
+        })?;
+        if writer.bytes_written() >= self.handed_to_disk + self.writeback_every {
+            self.handed_to_disk = writer.bytes_written();
+            start_writeback(writer.inner());
+        }
+        Ok(())
     }
 
     /// Close the file and fsync it, still under its temporary name.
@@ -400,6 +429,45 @@ mod tests {
     use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
     use std::sync::Arc;
+
+    #[test]
+    fn a_file_handed_to_disk_as_it_grows_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path());
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let mut f = lake
+            .create_with_key(lake.delivery_file("t", 1), schema.clone(), &[])
+            .unwrap();
+        // Writeback asked for after every batch that adds a byte, with small row groups so
+        // bytes reach the file between batches.
+        f.writeback_every = 1;
+        drop(f.writer.take());
+        f.writer = Some(
+            ArrowWriter::try_new(
+                File::create(&f.tmp).unwrap(),
+                schema.clone(),
+                Some(
+                    WriterProperties::builder()
+                        .set_max_row_group_row_count(Some(1000))
+                        .build(),
+                ),
+            )
+            .unwrap(),
+        );
+        for start in (0..10_000i64).step_by(1000) {
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(Int64Array::from_iter_values(start..start + 1000))],
+            )
+            .unwrap();
+            f.write(&batch).unwrap();
+        }
+        assert!(f.handed_to_disk > 0);
+        let path = f.finish().unwrap().commit().unwrap();
+        let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+        assert_eq!(reader.metadata().num_row_groups(), 10);
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 10_000);
+    }
 
     #[test]
     fn columns_are_encoded_by_what_they_hold() {
