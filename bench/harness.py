@@ -64,6 +64,13 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
+def parquet_bytes(path: str) -> int:
+    """Size of a Parquet file, or of every Parquet file in a folder (a lake table)."""
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path) if f.endswith(".parquet"))
+    return os.path.getsize(path) if os.path.exists(path) else 0
+
+
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -277,6 +284,12 @@ class Bench:
             text, n = re.subn(rf"(?m)^{k}\s*=\s*\d+.*$", f"{k} = {v}", text)
             if n == 0:
                 text = text.replace("[intake]\n", f"[intake]\n{k} = {v}\n", 1)
+        if self.a.codec:
+            # Every tool writes the same codec: sanhu through its project's [lake] settings.
+            text, n = re.subn(r'(?m)^compression\s*=\s*"[a-z0-9]+"', f'compression = "{self.a.codec}"', text)
+            if n != 1:
+                raise SystemExit(f"bench: {path}: no [lake] compression line to set to {self.a.codec}")
+            text = re.sub(r"(?m)^zstd_level\s*=\s*\d+", "zstd_level = 1", text)
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
 
@@ -375,9 +388,19 @@ class Bench:
                     env["PYTHONPATH"] = self.excel_pythonpath
                 r.note = "DuckDB " + ("from duckdb-ext-excel's pin" if self.excel_pythonpath else "main")
             argv = [self.py, os.path.join(HERE, "peers.py"), tool, kind] + sum((["--in", f] for f in files), []) + ["--out", out]
+            if self.a.codec:
+                argv += ["--codec", self.a.codec]
             self.queue(r, lambda out=out: os.path.exists(out) and os.remove(out), argv, env)
             peers.append((tool, r, out))
         self.run_queue()
+        written = {t: out for t, _, out in peers}
+        if "sanhu" in tools:
+            written["sanhu"] = os.path.join(project, "data", "lake", "customs_declaration")
+        for r in self.results:
+            if r.job == kind and r.scale == scale and r.tool in written and not r.error:
+                size = parquet_bytes(written[r.tool])
+                if size:
+                    r.note = (r.note + "; " if r.note else "") + f"Parquet {size / 1e6:.1f} MB"
         for tool, r, out in peers:
             if "sanhu" in tools and not r.error and os.path.exists(out):
                 self.compare_output(kind, scale, project, tool, out)
@@ -649,7 +672,13 @@ class Bench:
         L += ["", "## Machine", ""] + self.machine() + ["", "## Versions", ""] + self.versions()
         L += ["", "## Results", "",
               "Wall time is the median over the runs of the whole process (start-up and imports included); "
-              "peer/sanhu > 1 means sanhu is faster. Peak RSS is the largest `Maximum resident set size` of the runs.", ""]
+              "peer/sanhu > 1 means sanhu is faster. Peak RSS is the largest `Maximum resident set size` of the runs.",
+              "",
+              (f"Parquet codec of the xlsx and csv jobs: **{a.codec}{' level 1' if a.codec == 'zstd' else ''} for every tool** "
+               f"(`--codec {a.codec}`: the peers' writer option, and sanhu's `[lake] compression` in the bench project, so its metrics and weekly jobs write it too)." if a.codec else
+               "Parquet codec of the xlsx and csv jobs: each tool's own default — sanhu zstd level 1 (sanhu.toml `[lake]`), "
+               "polars zstd, DuckDB and pandas/pyarrow snappy; `--codec zstd` or `--codec snappy` makes every tool write the same."),
+              ""]
         cmds = []
         for job in ["xlsx", "csv", "metrics", "weekly"]:
             rows = [r for r in self.results if r.job == job]
@@ -740,6 +769,7 @@ def main() -> int:
     ap.add_argument("--tools", default="sanhu,polars,pandas,duckdb")
     ap.add_argument("--results", required=True)
     ap.add_argument("--invocation", default="bench/run")
+    ap.add_argument("--codec", choices=["zstd", "snappy"], help="every tool writes this Parquet codec (default: each its own)")
     a = ap.parse_args()
     a.scales = [int(s.replace("_", "")) for s in a.scales.split(",") if s.strip()]
     a.jobs = [j.strip() for j in a.jobs.split(",") if j.strip()]

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The peers' side of the benchmark: what an analyst would run instead of sanhu.
 
-    peers.py TOOL xlsx    --in FILE [--in FILE ...] --out OUT.parquet
-    peers.py TOOL csv     --in FILE --out OUT.parquet
+    peers.py TOOL xlsx    --in FILE [--in FILE ...] --out OUT.parquet [--codec zstd|snappy]
+    peers.py TOOL csv     --in FILE --out OUT.parquet [--codec zstd|snappy]
     peers.py TOOL metrics --lake DIR --queries DIR --out DIR [--outlier-hours 720]
     peers.py duckdb probe-excel          # prints how DuckDB's excel extension loads, or why not
 
@@ -14,6 +14,10 @@ holds for customs_declaration: sanhu's column names, codes as strings, 进口/�
 sanhu's clearance_times and clearance_metrics models over sanhu's own lake files: DuckDB runs the
 project's SQL files themselves (queries/*.sql, with iso_week/local_month/hours_between defined
 as macros), polars computes the same table with its expression API.
+
+--codec makes the xlsx and csv jobs write that Parquet compression (zstd at level 1, sanhu's lake
+default, or snappy) instead of the tool's own default (DuckDB and pyarrow: snappy; polars: zstd),
+so the bytes compressed are the same work for every tool.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ CODES = ["报关单号", "申报地海关", "监管方式", "收发货人", "申
 IE = {"进口": "I", "进": "I", "I": "I", "出口": "E", "出": "E", "E": "E"}
 BOOL = {"是": True, "否": False, "Y": True, "N": False}
 TS_FMT = "%Y-%m-%d %H:%M:%S"
+ZSTD_LEVEL = 1  # sanhu's lake default (sanhu.toml [lake] zstd_level)
 
 
 # ---------------------------------------------------------------------------------------- polars
@@ -62,24 +67,31 @@ def polars_typed(df):
     return df.select(exprs)
 
 
-def polars_xlsx(inputs, out):
+def polars_write(df, out, codec):
+    if codec is None:
+        df.write_parquet(out)
+    else:
+        df.write_parquet(out, compression=codec, compression_level=ZSTD_LEVEL if codec == "zstd" else None)
+
+
+def polars_xlsx(inputs, out, codec=None):
     import polars as pl
 
     frames = [pl.read_excel(p, engine="calamine", schema_overrides={h: pl.String for h in CODES}) for p in inputs]
     df = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical_relaxed")
-    polars_typed(df).write_parquet(out)
+    polars_write(polars_typed(df), out, codec)
 
 
-def polars_csv(inputs, out):
+def polars_csv(inputs, out, codec=None):
     import polars as pl
 
     df = pl.concat([pl.read_csv(p, schema_overrides={h: pl.String for h in CODES + ["货值(元)"]}) for p in inputs])
-    polars_typed(df).write_parquet(out)
+    polars_write(polars_typed(df), out, codec)
 
 
 # ---------------------------------------------------------------------------------------- pandas
 
-def pandas_write(df, out):
+def pandas_write(df, out, codec=None):
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -96,21 +108,24 @@ def pandas_write(df, out):
     if pa.types.is_floating(v.type):
         v = pc.round(v, 2)
     t = t.set_column(t.schema.get_field_index("total_value_cny"), "total_value_cny", v.cast(pa.decimal128(18, 2)))
-    pq.write_table(t, out)
+    if codec is None:
+        pq.write_table(t, out)
+    else:
+        pq.write_table(t, out, compression=codec, compression_level=ZSTD_LEVEL if codec == "zstd" else None)
 
 
-def pandas_xlsx(inputs, out):
+def pandas_xlsx(inputs, out, codec=None):
     import pandas as pd
 
     frames = [pd.read_excel(p, engine="openpyxl", dtype={h: str for h in CODES}) for p in inputs]
-    pandas_write(frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True), out)
+    pandas_write(frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True), out, codec)
 
 
-def pandas_csv(inputs, out):
+def pandas_csv(inputs, out, codec=None):
     import pandas as pd
 
     frames = [pd.read_csv(p, dtype={h: str for h in CODES + ["货值(元)"]}) for p in inputs]
-    pandas_write(frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True), out)
+    pandas_write(frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True), out, codec)
 
 
 # ---------------------------------------------------------------------------------------- duckdb
@@ -166,7 +181,13 @@ def duckdb_select(src: str, ts_expr) -> str:
     return f"SELECT {', '.join(cols)} FROM {src}"
 
 
-def duckdb_xlsx(inputs, out):
+def duckdb_format(codec):
+    if codec is None:
+        return "FORMAT parquet"
+    return f"FORMAT parquet, COMPRESSION {codec}" + (f", COMPRESSION_LEVEL {ZSTD_LEVEL}" if codec == "zstd" else "")
+
+
+def duckdb_xlsx(inputs, out, codec=None):
     import duckdb
 
     con = duckdb.connect()
@@ -179,10 +200,10 @@ def duckdb_xlsx(inputs, out):
         return (f"CASE WHEN typeof({q}) = 'DOUBLE' THEN TIMESTAMP '1899-12-30' + to_microseconds(CAST(round(TRY_CAST({q} AS DOUBLE) * 86400e6) AS BIGINT)) "
                 f"ELSE TRY_CAST({q} AS TIMESTAMP) END")
 
-    con.execute(f"COPY ({duckdb_select(f'({src})', ts)}) TO '{out}' (FORMAT parquet)")
+    con.execute(f"COPY ({duckdb_select(f'({src})', ts)}) TO '{out}' ({duckdb_format(codec)})")
 
 
-def duckdb_csv(inputs, out):
+def duckdb_csv(inputs, out, codec=None):
     import duckdb
 
     con = duckdb.connect()
@@ -192,7 +213,7 @@ def duckdb_csv(inputs, out):
     tlit = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
     files = "[" + ", ".join(f"'{p}'" for p in inputs) + "]"
     src = f"read_csv({files}, header = true, types = {tlit}, timestampformat = '{TS_FMT}')"
-    con.execute(f"COPY ({duckdb_select(src, lambda q: q)}) TO '{out}' (FORMAT parquet)")
+    con.execute(f"COPY ({duckdb_select(src, lambda q: q)}) TO '{out}' ({duckdb_format(codec)})")
 
 
 def duckdb_metrics(lake, queries, out, outlier_hours):
@@ -327,6 +348,7 @@ def main() -> int:
     ap.add_argument("--lake")
     ap.add_argument("--queries")
     ap.add_argument("--outlier-hours", type=float, default=720.0)
+    ap.add_argument("--codec", choices=["zstd", "snappy"], help="Parquet compression of the xlsx/csv output (default: the tool's own)")
     a = ap.parse_args()
     if a.job == "probe-excel":
         import duckdb
@@ -343,7 +365,7 @@ def main() -> int:
     if a.job == "metrics":
         fn(a.lake, a.queries, a.out, a.outlier_hours)
     else:
-        fn(a.inputs, a.out)
+        fn(a.inputs, a.out, a.codec)
     return 0
 
 
