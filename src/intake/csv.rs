@@ -58,11 +58,12 @@ fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read + Send>>, Dialect), Int
         .take(65536)
         .read_to_end(&mut head)?;
     let dialect = sniff_dialect(&head);
-    let mut file = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    let mut file = std::fs::File::open(path)?;
     let input: Box<dyn Read + Send> = if dialect.encoding == encoding_rs::UTF_8 {
         // UTF-8 goes to the parser as it is (no second copy of every byte); each field is
         // checked as it is turned into a cell (`to_cells`), with the same replacement of
-        // invalid bytes the decoder would make. Only the byte-order mark is skipped.
+        // invalid bytes the decoder would make. Only the byte-order mark is skipped. No
+        // buffer of our own: the parser's (below) is filled straight from the file.
         if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
             file.read_exact(&mut [0u8; 3])?;
         }
@@ -72,10 +73,12 @@ fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read + Send>>, Dialect), Int
             encoding_rs_io::DecodeReaderBytesBuilder::new()
                 .encoding(Some(dialect.encoding))
                 .bom_override(true)
-                .build(file),
+                .build(BufReader::with_capacity(1 << 16, file)),
         )
     };
     let reader = csv::ReaderBuilder::new()
+        // 64 KiB reads, not the default 8 KiB: an eighth of the system calls on a large file.
+        .buffer_capacity(1 << 16)
         .has_headers(false)
         .flexible(true)
         .delimiter(dialect.delimiter)

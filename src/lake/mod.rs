@@ -8,7 +8,7 @@
 pub mod ledger;
 
 use crate::config::spec::{CompressionName, LakeSettings};
-use crate::config::{LINEAGE_FILE, LINEAGE_ROW};
+use crate::config::{LINEAGE_DELIVERY, LINEAGE_FILE, LINEAGE_ROW};
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -59,7 +59,8 @@ pub struct Lake {
 /// costs where they do not: the writer interns every value until the dictionary page passes
 /// 1 MiB and only then falls back, per row group. Timestamps, amounts and a delivery's single-
 /// column key are (nearly) all distinct, so they are written plain from the start; the source
-/// row number counts up by one and is delta-encoded to almost nothing. `unique` names the
+/// row number (counting up by one) and the delivery number (constant) are delta-encoded to
+/// almost nothing. `unique` names the
 /// columns known to be distinct (a table's key).
 pub fn writer_properties(
     schema: &Schema,
@@ -93,7 +94,12 @@ pub fn writer_properties(
             // One value per file: its min and max say nothing the file name does not, and
             // computing them compares every row's copy of the name (a few % of a CSV ingest).
             props = props.set_column_statistics_enabled(path, EnabledStatistics::None);
-        } else if field.name() == LINEAGE_ROW && field.data_type() == &DataType::Int64 {
+        } else if (field.name() == LINEAGE_ROW || field.name() == LINEAGE_DELIVERY)
+            && field.data_type() == &DataType::Int64
+        {
+            // The row number counts up by one and the delivery is one number per file: every
+            // delta is 1 or 0, a few bytes a page, and no row's value is interned into a
+            // dictionary first.
             props = props
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
@@ -486,6 +492,7 @@ mod tests {
             ),
             Field::new(LINEAGE_ROW, DataType::Int64, false),
             Field::new(LINEAGE_FILE, DataType::Utf8, false),
+            Field::new(LINEAGE_DELIVERY, DataType::Int64, false),
         ]));
         let n = 1000;
         let batch = RecordBatch::try_new(
@@ -505,6 +512,7 @@ mod tests {
                 ),
                 Arc::new(Int64Array::from_iter_values(2..n as i64 + 2)),
                 Arc::new(StringArray::from_iter_values((0..n).map(|_| "报关单.csv"))),
+                Arc::new(Int64Array::from_iter_values((0..n).map(|_| 7))),
             ],
         )
         .unwrap();
@@ -516,22 +524,26 @@ mod tests {
         let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
         let rg = reader.metadata().row_group(0);
         let dict = |i: usize| rg.column(i).dictionary_page_offset().is_some();
-        // The key and the timestamps are written plain; the repeating code is a dictionary.
+        // The key and the timestamps are written plain; the repeating code is a dictionary;
+        // the row and delivery numbers are deltas.
         assert_eq!(
-            (dict(0), dict(1), dict(2), dict(3)),
-            (false, true, false, false)
+            (dict(0), dict(1), dict(2), dict(3), dict(5)),
+            (false, true, false, false, false)
         );
-        assert!(
-            rg.column(3)
-                .encodings()
-                .any(|e| e == Encoding::DELTA_BINARY_PACKED)
-        );
-        assert!((0..5).all(|i| rg.column(i).compression() == Compression::SNAPPY));
+        for i in [3, 5] {
+            assert!(
+                rg.column(i)
+                    .encodings()
+                    .any(|e| e == Encoding::DELTA_BINARY_PACKED),
+                "column {i}"
+            );
+        }
+        assert!((0..6).all(|i| rg.column(i).compression() == Compression::SNAPPY));
         // Every column has its min and max but the file name, which is one value per file.
-        let stats: Vec<bool> = (0..5)
+        let stats: Vec<bool> = (0..6)
             .map(|i| rg.column(i).statistics().is_some())
             .collect();
-        assert_eq!(stats, [true, true, true, true, false]);
+        assert_eq!(stats, [true, true, true, true, false, true]);
     }
 
     #[test]

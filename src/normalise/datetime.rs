@@ -56,12 +56,22 @@ pub fn parse_datetime_text(raw: &str) -> Result<Parsed, String> {
 /// general reader. None for anything else, a date that does not exist included, which the
 /// general reader then takes (and gives its reason for).
 fn iso_seconds(s: &str) -> Option<NaiveDateTime> {
+    let [y, mo, d, h, mi, sec] = iso_fields(s)?;
+    NaiveDate::from_ymd_opt(y as i32, mo, d)?.and_hms_opt(h, mi, sec)
+}
+
+/// The same layout as days since 1970-01-01 and seconds into the day, by integer arithmetic
+/// alone: a large file's timestamps go from text to UTC without building a chrono date (which
+/// checks the calendar again by its tables) — see `Normaliser::coerce`.
+pub fn iso_epoch_days_seconds(s: &str) -> Option<(i32, u32)> {
+    let [y, mo, d, h, mi, sec] = iso_fields(s)?;
+    Some((days_from_civil(y as i32, mo, d), h * 3600 + mi * 60 + sec))
+}
+
+/// Year, month, day, hour, minute, second of `YYYY-MM-DD HH:MM:SS` (or with `T`), only when
+/// they name a real wall time (Feb 29 in leap years; no hour 24, no second 60).
+fn iso_fields(s: &str) -> Option<[u32; 6]> {
     let b: &[u8; 19] = s.as_bytes().try_into().ok()?;
-    let digits = |r: std::ops::Range<usize>| {
-        b[r].iter().try_fold(0u32, |n, c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
     if b[4] != b'-'
         || b[7] != b'-'
         || !matches!(b[10], b' ' | b'T')
@@ -70,11 +80,39 @@ fn iso_seconds(s: &str) -> Option<NaiveDateTime> {
     {
         return None;
     }
-    NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(5..7)?, digits(8..10)?)?.and_hms_opt(
-        digits(11..13)?,
-        digits(14..16)?,
-        digits(17..19)?,
-    )
+    let two = |i: usize| {
+        let (a, c) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
+        (a < 10 && c < 10).then(|| u32::from(a) * 10 + u32::from(c))
+    };
+    let f = [
+        two(0)? * 100 + two(2)?,
+        two(5)?,
+        two(8)?,
+        two(11)?,
+        two(14)?,
+        two(17)?,
+    ];
+    let [y, mo, d, h, mi, sec] = f;
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match mo {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    (d >= 1 && d <= month_days && h < 24 && mi < 60 && sec < 60).then_some(f)
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's
+/// `days_from_civil`: years counted from March, so the leap day ends a year).
+fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let year_of_era = (y - era * 400) as u32;
+    let day_of_year = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era as i32 - 719_468
 }
 
 /// Parse a date text (a time part, if present, must be midnight-free of meaning and is dropped).
@@ -269,6 +307,60 @@ mod tests {
             assert_eq!(iso_seconds(s), None, "{s}");
         }
         assert!(parse_datetime_text("2025-02-29 10:00:00").is_err());
+    }
+
+    #[test]
+    fn epoch_days_and_seconds_agree_with_chrono_on_every_day() {
+        // Every day from 0001-01-01 to 9999-12-31, at a time that moves with the day.
+        use chrono::Datelike;
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let last = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
+        let mut n = 0u32;
+        for day in NaiveDate::from_ymd_opt(1, 1, 1).unwrap().iter_days() {
+            let (h, mi, sec) = (n % 24, n % 60, (n / 7) % 60);
+            let text = format!(
+                "{:04}-{:02}-{:02} {h:02}:{mi:02}:{sec:02}",
+                day.year(),
+                day.month(),
+                day.day()
+            );
+            let want = ((day - epoch).num_days() as i32, h * 3600 + mi * 60 + sec);
+            assert_eq!(iso_epoch_days_seconds(&text), Some(want), "{text}");
+            n += 1;
+            if day == last {
+                break;
+            }
+        }
+        assert_eq!(n, 3_652_059);
+        assert_eq!(iso_epoch_days_seconds("1970-01-01T00:00:00"), Some((0, 0)));
+        assert_eq!(
+            iso_epoch_days_seconds("1969-12-31 23:59:59"),
+            Some((-1, 86_399))
+        );
+        // Year 0 (1 BC, a leap year) is a date as well, as chrono reads it.
+        assert_eq!(
+            iso_epoch_days_seconds("0000-02-29 00:00:00"),
+            Some((-719_469, 0))
+        );
+        for s in [
+            "2025-02-29 10:00:00",
+            "2100-02-29 10:00:00",
+            "2025-04-31 10:00:00",
+            "2025-00-10 10:00:00",
+            "2025-13-10 10:00:00",
+            "2025-11-00 10:00:00",
+            "2025-11-04 24:00:00",
+            "2025-11-04 23:60:00",
+            "2025-11-04 23:59:60",
+            "2025-11-04 17:19:4８",
+            "2025/11/04 17:19:48",
+        ] {
+            assert_eq!(iso_epoch_days_seconds(s), None, "{s}");
+        }
+        assert_eq!(
+            iso_epoch_days_seconds("2000-02-29 12:00:00"),
+            Some((11_016, 43_200))
+        );
     }
 
     fn local(s: &str) -> NaiveDateTime {

@@ -28,13 +28,20 @@ pub fn fold_cow(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(fold_chars(s))
 }
 
-/// `str::trim`, answered from the first and last byte when both are visible ASCII (nothing to
-/// trim): the Unicode trim decodes a character at each end, and every cell of a file is trimmed.
+/// `str::trim`, answered from the ends' bytes when neither end can be white space: a visible
+/// ASCII character, or a character of U+4E00–U+9FFF (CJK ideographs: lead byte E4–E9, and
+/// every white space above ASCII has lead byte C2, E1, E2 or E3). The Unicode trim decodes a
+/// character at each end, and every cell of a file is trimmed — 进口, 是, company names.
 pub fn trim(s: &str) -> &str {
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
-        _ => s.trim(),
-    }
+    let b = s.as_bytes();
+    let lead_cjk = |c: u8| (0xE4..=0xE9).contains(&c);
+    let start_ok = b
+        .first()
+        .is_some_and(|&a| a.is_ascii_graphic() || lead_cjk(a));
+    // `s` is UTF-8: a lead byte three from the end starts the last character.
+    let end_ok =
+        b.last().is_some_and(u8::is_ascii_graphic) || (b.len() >= 3 && lead_cjk(b[b.len() - 3]));
+    if start_ok && end_ok { s } else { s.trim() }
 }
 
 /// Whether `fold_chars` changes `c` (other than by trimming).
@@ -308,8 +315,30 @@ mod tests {
             "x\u{b}",
             "\tx\r\n",
             "0711",
+            "是",
+            "是 ",
+            "进口\u{2003}",
+            "\u{200A}否",
+            "x\u{85}",
+            "x\u{1680}",
+            "内蒙古自治区",
+            "é",
+            "\u{2029}",
         ] {
             assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+        // Every white space character at either end of ASCII and CJK text.
+        let spaces = ('\0'..=char::MAX).filter(|c| c.is_whitespace());
+        for w in spaces {
+            for body in ["x", "进口", "a进", "进a"] {
+                for s in [
+                    format!("{w}{body}"),
+                    format!("{body}{w}"),
+                    format!("{w}{body}{w}"),
+                ] {
+                    assert_eq!(trim(&s), s.trim(), "{s:?}");
+                }
+            }
         }
     }
 
