@@ -1,7 +1,10 @@
 //! CSV intake: UTF-8 (with or without BOM) or GBK/GB18030, comma, tab or semicolon, quoted
-//! newlines. The `csv` crate does the parsing; the encoding is decided from the bytes and decoded
-//! while streaming, so a large file is never held in memory.
+//! newlines. `csv_core` parses (plain lines are split faster, see [`super::split`]); the
+//! encoding is decided from the bytes and decoded while streaming, so a large file is never
+//! held in memory.
 
+pub use super::split::Record;
+use super::split::Splitter;
 use super::{Cell, IntakeError, RawCell, Row, SheetPreview, Visit};
 use crate::config::spec::IntakeLimits;
 use std::borrow::Cow;
@@ -52,7 +55,7 @@ pub fn sniff_dialect(head: &[u8]) -> Dialect {
     }
 }
 
-fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read + Send>>, Dialect), IntakeError> {
+fn open(path: &Path) -> Result<(Splitter<Box<dyn Read + Send>>, Dialect), IntakeError> {
     let mut head = Vec::with_capacity(65536);
     std::fs::File::open(path)?
         .take(65536)
@@ -63,7 +66,7 @@ fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read + Send>>, Dialect), Int
         // UTF-8 goes to the parser as it is (no second copy of every byte); each field is
         // checked as it is turned into a cell (`to_cells`), with the same replacement of
         // invalid bytes the decoder would make. Only the byte-order mark is skipped. No
-        // buffer of our own: the parser's (below) is filled straight from the file.
+        // buffer of our own: the splitter's (64 KiB reads) is filled straight from the file.
         if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
             file.read_exact(&mut [0u8; 3])?;
         }
@@ -76,14 +79,7 @@ fn open(path: &Path) -> Result<(csv::Reader<Box<dyn Read + Send>>, Dialect), Int
                 .build(BufReader::with_capacity(1 << 16, file)),
         )
     };
-    let reader = csv::ReaderBuilder::new()
-        // 64 KiB reads, not the default 8 KiB: an eighth of the system calls on a large file.
-        .buffer_capacity(1 << 16)
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(dialect.delimiter)
-        .from_reader(input);
-    Ok((reader, dialect))
+    Ok((Splitter::new(input, dialect.delimiter), dialect))
 }
 
 /// Database dumps spell NULL as `\N` (PostgreSQL `COPY`, MySQL `SELECT … INTO OUTFILE`) or as
@@ -93,26 +89,19 @@ fn is_dump_null(f: &str) -> bool {
 }
 
 /// A record read in place as a [`Row`]: what the parallel check reads, so no field is copied
-/// before it is typed. Only for a record whose bytes are valid UTF-8 and whose fields each start
-/// and end on a character boundary; any other record goes through [`to_cells`].
+/// before it is typed. Only for a record whose fields are all valid UTF-8; any other record goes
+/// through [`to_cells`].
 pub struct RecordRow<'r> {
-    rec: &'r csv::ByteRecord,
+    rec: &'r Record,
     text: &'r str,
 }
 
 impl<'r> RecordRow<'r> {
     /// The record as a row, or None when it needs [`to_cells`]' replacement of bad bytes.
-    pub fn new(rec: &'r csv::ByteRecord) -> Option<RecordRow<'r>> {
-        // One UTF-8 check for the whole record (its fields back to back), not one per field;
-        // a character split across two fields would pass it, so each field's ends are checked.
-        let text = std::str::from_utf8(rec.as_slice()).ok()?;
-        let mut at = 0;
-        for f in rec.iter() {
-            at += f.len();
-            if !text.is_char_boundary(at) {
-                return None;
-            }
-        }
+    pub fn new(rec: &'r Record) -> Option<RecordRow<'r>> {
+        // One UTF-8 check for the whole record: its fields are kept apart by ASCII separators,
+        // which no character's bytes contain, so the whole is valid exactly when each field is.
+        let text = std::str::from_utf8(rec.as_bytes()).ok()?;
         Some(RecordRow { rec, text })
     }
 }
@@ -132,19 +121,19 @@ impl Row for RecordRow<'_> {
 /// One record as cells that own their text. The previous row's strings are reused (`spare`), so
 /// a long file is read without an allocation per cell. A field that is not valid UTF-8 has each
 /// bad sequence replaced by U+FFFD (as the WHATWG decoder does), so the row is checked, not lost.
-pub fn to_cells(rec: &csv::ByteRecord, out: &mut Vec<RawCell>, spare: &mut Vec<String>) {
+pub fn to_cells(rec: &Record, out: &mut Vec<RawCell>, spare: &mut Vec<String>) {
     for c in out.drain(..) {
         if let Cell::Text(s) = c {
             spare.push(s);
         }
     }
     // Whole-record check first; a bad record has each field checked and repaired on its own.
-    let whole = std::str::from_utf8(rec.as_slice()).ok();
+    let whole = std::str::from_utf8(rec.as_bytes()).ok();
     out.extend((0..rec.len()).map(|i| {
         let range = rec.range(i).unwrap_or_default();
         let f = match whole.and_then(|w| w.get(range.clone())) {
             Some(f) => Cow::Borrowed(f),
-            None => String::from_utf8_lossy(&rec.as_slice()[range]),
+            None => String::from_utf8_lossy(&rec.as_bytes()[range]),
         };
         if f.is_empty() || is_dump_null(&f) {
             Cell::Empty
@@ -178,7 +167,7 @@ pub fn preview(
 
 /// A CSV file's records one at a time, with the row count and size limits checked as they come.
 pub struct Records {
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: Splitter<Box<dyn Read + Send>>,
     row: u32,
     max_rows: u64,
     max_columns: u32,
@@ -196,18 +185,14 @@ impl Records {
     }
 
     /// Read the next record into `rec`; its 1-based row number, or None at the end.
-    pub fn next_into(&mut self, rec: &mut csv::ByteRecord) -> Result<Option<u32>, IntakeError> {
-        match self.reader.read_byte_record(rec) {
+    pub fn next_into(&mut self, rec: &mut Record) -> Result<Option<u32>, IntakeError> {
+        match self.reader.read_record(rec) {
             Ok(false) => return Ok(None),
             Ok(true) => {}
+            // Any byte sequence splits into records: only reading can fail.
             Err(e) => {
                 let row = self.row + 1;
-                return Err(match e.kind() {
-                    csv::ErrorKind::Io(_) => {
-                        IntakeError::Corrupt(format!("第{row}行附近读取失败：{e}"))
-                    }
-                    _ => IntakeError::Corrupt(format!("第{row}行附近格式错误：{e}")),
-                });
+                return Err(IntakeError::Corrupt(format!("第{row}行附近读取失败：{e}")));
             }
         }
         self.row += 1;
@@ -225,17 +210,13 @@ impl Records {
 
     /// Fill `recs` with up to `n` records, reusing the records it holds; returns the row number
     /// of the first (and `recs` is empty at the end of the file).
-    pub fn next_chunk(
-        &mut self,
-        recs: &mut Vec<csv::ByteRecord>,
-        n: usize,
-    ) -> Result<u32, IntakeError> {
+    pub fn next_chunk(&mut self, recs: &mut Vec<Record>, n: usize) -> Result<u32, IntakeError> {
         let first = self.row + 1;
         let mut filled = 0;
         while filled < n {
             if filled == recs.len() {
                 // Room for a typical row, so a fresh record does not grow field by field.
-                recs.push(csv::ByteRecord::with_capacity(256, 32));
+                recs.push(Record::with_capacity(256, 32));
             }
             if self.next_into(&mut recs[filled])?.is_none() {
                 break;
@@ -253,7 +234,7 @@ pub fn stream(
     visit: &mut Visit<'_>,
 ) -> Result<(), IntakeError> {
     let mut records = Records::open(path, limits)?;
-    let mut rec = csv::ByteRecord::new();
+    let mut rec = Record::default();
     let mut cells = Vec::new();
     let mut spare = Vec::new();
     while let Some(row) = records.next_into(&mut rec)? {
@@ -360,7 +341,7 @@ mod tests {
 
     #[test]
     fn a_record_read_in_place_has_the_cells_of_its_copy() {
-        let rec = |fields: &[&[u8]]| csv::ByteRecord::from(fields.to_vec());
+        let rec = Record::from_fields;
         let good = rec(&[
             b"071120251000000001",
             b"",

@@ -8,6 +8,7 @@
 
 pub mod csv;
 pub mod database;
+mod split;
 pub mod sqlite;
 pub mod xlsx;
 

@@ -9,7 +9,7 @@
 //!
 //! Memory stays bounded: at most `2 × workers` chunks wait to be checked and finished chunks wait
 //! only for an earlier one still being checked; the records of a checked chunk go back to the
-//! reader to be filled again. No crate does this split for us: the `csv` crate reads one record
+//! reader to be filled again. No crate does this split for us: a CSV reader reads one record
 //! at a time, and DataFusion's CSV reader has no place for our per-row checks and receipts.
 
 use super::{Checked, Normaliser};
@@ -42,7 +42,7 @@ impl Plan {
 
 /// Rows waiting to be checked: CSV records as read, or a workbook's cells.
 enum Rows {
-    Records(Vec<csv::ByteRecord>),
+    Records(Vec<crate::intake::csv::Record>),
     Cells(Vec<(u32, Vec<RawCell>)>),
 }
 
