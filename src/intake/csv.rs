@@ -55,12 +55,26 @@ pub fn sniff_dialect(head: &[u8]) -> Dialect {
     }
 }
 
-fn open(path: &Path) -> Result<(Splitter<Box<dyn Read + Send>>, Dialect), IntakeError> {
+/// About how many records a file of `size` bytes holds, from the lines in its first bytes
+/// (`head`): a hint for sizing, never a limit (a quoted newline or lines of another length
+/// further on make it wrong either way).
+fn estimate_records(head: &[u8], size: u64) -> u64 {
+    let lines = head.iter().filter(|&&b| b == b'\n').count() as u64;
+    if head.is_empty() || (head.len() as u64) >= size {
+        return lines + 1;
+    }
+    // At least a few lines, or a file whose start is one long line looks like a million.
+    let lines = lines.max(1);
+    size / (head.len() as u64 / lines).max(1)
+}
+
+fn open(path: &Path) -> Result<(Splitter<Box<dyn Read + Send>>, Dialect, u64), IntakeError> {
     let mut head = Vec::with_capacity(65536);
     std::fs::File::open(path)?
         .take(65536)
         .read_to_end(&mut head)?;
     let dialect = sniff_dialect(&head);
+    let estimate = estimate_records(&head, std::fs::metadata(path)?.len());
     let mut file = std::fs::File::open(path)?;
     let input: Box<dyn Read + Send> = if dialect.encoding == encoding_rs::UTF_8 {
         // UTF-8 goes to the parser as it is (no second copy of every byte); each field is
@@ -79,7 +93,7 @@ fn open(path: &Path) -> Result<(Splitter<Box<dyn Read + Send>>, Dialect), Intake
                 .build(BufReader::with_capacity(1 << 16, file)),
         )
     };
-    Ok((Splitter::new(input, dialect.delimiter), dialect))
+    Ok((Splitter::new(input, dialect.delimiter), dialect, estimate))
 }
 
 /// Database dumps spell NULL as `\N` (PostgreSQL `COPY`, MySQL `SELECT … INTO OUTFILE`) or as
@@ -168,6 +182,8 @@ pub fn preview(
 /// A CSV file's records one at a time, with the row count and size limits checked as they come.
 pub struct Records {
     reader: Splitter<Box<dyn Read + Send>>,
+    /// About how many records the file holds (see `estimate_records`), at most `max_rows`.
+    pub estimated: u64,
     row: u32,
     max_rows: u64,
     max_columns: u32,
@@ -175,9 +191,10 @@ pub struct Records {
 
 impl Records {
     pub fn open(path: &Path, limits: &IntakeLimits) -> Result<Records, IntakeError> {
-        let (reader, _) = open(path)?;
+        let (reader, _, estimated) = open(path)?;
         Ok(Records {
             reader,
+            estimated: estimated.min(limits.max_rows),
             row: 0,
             max_rows: limits.max_rows,
             max_columns: limits.max_columns,
@@ -372,6 +389,18 @@ mod tests {
         // Bad bytes, and a character the delimiter split, are left to the copy's repair.
         assert!(RecordRow::new(&rec(&[b"a\xff", b"b"])).is_none());
         assert!(RecordRow::new(&rec(&[b"\xe8\xbf", b"\x9bb"])).is_none());
+    }
+
+    #[test]
+    fn the_record_estimate_scales_the_head_to_the_file() {
+        // 64 lines of 16 bytes in the first 1 KiB of a 1 MiB file: 65,536 records.
+        let head = b"abcdefghijklmno\n".repeat(64);
+        assert_eq!(estimate_records(&head, 1 << 20), 65_536);
+        // The whole file read: its lines, and a last one without a line end.
+        assert_eq!(estimate_records(b"a\nb\nc", 5), 3);
+        assert_eq!(estimate_records(b"", 0), 1);
+        // No line end in the head: the file is taken as lines of the head's length.
+        assert_eq!(estimate_records(&[b'x'; 1000], 10_000), 10);
     }
 
     #[test]

@@ -128,8 +128,28 @@ impl KeyTable {
         let _ = fp;
     }
 
+    /// Room for `n` keys in all without growing: a large delivery's table is made once at its
+    /// final size instead of doubling its way there (every doubling moves each key again and
+    /// leaves the old table behind; at 10M keys the tables on the way are as large again as
+    /// the last one).
+    pub fn reserve(&mut self, n: usize) {
+        let mut size = self.slots.len();
+        while Self::too_full(n, size) {
+            size *= 2;
+        }
+        if size > self.slots.len() {
+            self.grow_to(size);
+        }
+    }
+
     fn grow(&mut self) {
-        let size = (self.slots.len() * 2).max(Self::MIN_SLOTS);
+        self.grow_to((self.slots.len() * 2).max(Self::MIN_SLOTS));
+    }
+
+    fn grow_to(&mut self, size: usize) {
+        // Written through at once, which faults the pages in one pass. (Zeroed memory from the
+        // allocator, left to be faulted in by the random inserts one page at a time, measured
+        // slower at 10M rows: 7.5 s against 7.0 s.)
         let old = std::mem::replace(&mut self.slots, vec![Slot::default(); size]);
         let mask = self.slots.len() - 1;
         for s in old.into_iter().filter(|s| s.first != 0) {
@@ -216,6 +236,14 @@ mod tests {
         assert_eq!((t.len(), t.slots.len()), (98_304, 1 << 17));
         t.first_or_insert((u32::MAX, 7, 7), 98_305);
         assert_eq!((t.len(), t.slots.len()), (98_305, 1 << 18));
+        // Reserving room makes the table that size at once (3/4 of 2^19 keys fit in 2^19
+        // slots, one more needs 2^20), and keeps what it holds.
+        t.reserve(393_216);
+        assert_eq!((t.len(), t.slots.len()), (98_305, 1 << 19));
+        t.reserve(393_217);
+        assert_eq!((t.len(), t.slots.len()), (98_305, 1 << 20));
+        t.reserve(10);
+        assert_eq!(t.slots.len(), 1 << 20);
         // Every key is still found after the moves, with its own first row.
         for r in (0..98_304u32).step_by(997) {
             assert_eq!(

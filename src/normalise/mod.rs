@@ -367,6 +367,13 @@ impl<'a> Normaliser<'a> {
         w
     }
 
+    /// Room in the key table for about `rows` rows, ahead of a large file's merge.
+    pub fn expect_rows(&mut self, rows: usize) {
+        if !self.schema.key.is_empty() {
+            self.keys.reserve(rows);
+        }
+    }
+
     /// The rows checked since the last call, for [`Normaliser::merge`].
     pub fn take_checked(&mut self) -> Checked {
         Checked {

@@ -71,6 +71,7 @@ pub fn check_csv(
 ) -> Result<(), IntakeError> {
     let chunk_rows = plan.chunk_rows.max(1);
     let mut records = Records::open(path, limits)?;
+    norm.expect_rows(usize::try_from(records.estimated).unwrap_or(usize::MAX));
     let reader: Reader<'_> = Box::new(move |send, back| {
         loop {
             if cancel.load(Ordering::Relaxed) {
