@@ -68,7 +68,8 @@ fn estimate_records(head: &[u8], size: u64) -> u64 {
     size / (head.len() as u64 / lines).max(1)
 }
 
-fn open(path: &Path) -> Result<(Splitter<Box<dyn Read + Send>>, Dialect, u64), IntakeError> {
+/// The file's records and about how many there are (see `estimate_records`).
+fn open(path: &Path) -> Result<(Splitter<Box<dyn Read + Send>>, u64), IntakeError> {
     let mut head = Vec::with_capacity(65536);
     std::fs::File::open(path)?
         .take(65536)
@@ -93,7 +94,7 @@ fn open(path: &Path) -> Result<(Splitter<Box<dyn Read + Send>>, Dialect, u64), I
                 .build(BufReader::with_capacity(1 << 16, file)),
         )
     };
-    Ok((Splitter::new(input, dialect.delimiter), dialect, estimate))
+    Ok((Splitter::new(input, dialect.delimiter), estimate))
 }
 
 /// Database dumps spell NULL as `\N` (PostgreSQL `COPY`, MySQL `SELECT … INTO OUTFILE`) or as
@@ -191,7 +192,7 @@ pub struct Records {
 
 impl Records {
     pub fn open(path: &Path, limits: &IntakeLimits) -> Result<Records, IntakeError> {
-        let (reader, _, estimated) = open(path)?;
+        let (reader, estimated) = open(path)?;
         Ok(Records {
             reader,
             estimated: estimated.min(limits.max_rows),
