@@ -6,12 +6,12 @@
 //! and delimiters, a few instructions a field instead of a state-machine step per byte
 //! (`csv_core`, byte by byte, was 8 % of a 10M-row ingest's CPU time, ~2,000 instructions a
 //! row; `memchr` called once per field, and `csv::ByteRecord::push_field`, cost nearly as
-//! much again in call overhead). Every other record (a quote anywhere on its line, a lone `\r`, a line
-//! longer than the buffer) is handed to `csv_core` itself from its first byte, so quoted fields,
-//! quoted newlines and old Mac line ends are parsed exactly as the `csv` crate parses them; the
-//! tests check the two agree record for record on random input. The `csv` crate has no hook
-//! for such a fast path, and the SIMD CSV crates parse some malformed input differently from
-//! it, hence this small loop around `csv_core`.
+//! much again in call overhead). Every other record (a quote anywhere on its line, a lone
+//! `\r`, a line longer than a read) is handed to `csv_core` itself from its first byte, so
+//! quoted fields, quoted newlines and old Mac line ends are parsed exactly as the `csv` crate
+//! parses them; the tests check the two agree record for record on random input. The `csv`
+//! crate has no hook for such a fast path, and the SIMD CSV crates parse some malformed input
+//! differently from it, hence this small loop around `csv_core`.
 //!
 //! The settings are the `csv` crate's as [`super::csv`] used them: the given delimiter, `"`
 //! quotes with doubling, no escape, no comments, `\r`, `\n` or `\r\n` ending a record, blank
