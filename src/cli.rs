@@ -136,6 +136,12 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Manage the accounts of the portal and the SQL endpoint (passwords are read from the
+    /// terminal without echo, or as one line from stdin when it is not a terminal)
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Write realistic synthetic drops for every feed, then run everything
     Demo {
         /// First day of data (default: 13 weeks before --to)
@@ -150,6 +156,35 @@ pub enum Command {
         /// Only write the drops, do not run
         #[arg(long)]
         no_run: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Add an account acting for one unit in one role
+    Add {
+        /// Login name (letters, digits, `.`, `_`, `-`; starting with a letter)
+        name: String,
+        /// The unit the account acts for (a code from sanhu.toml)
+        #[arg(long)]
+        unit: String,
+        /// clerk, analyst, office or admin
+        #[arg(long)]
+        role: crate::access::Role,
+    },
+    /// Set a new password for an account
+    Passwd { name: String },
+    /// Disable an account: it can no longer log in to the portal or the SQL endpoint
+    Disable {
+        name: String,
+        /// Enable the account again instead
+        #[arg(long)]
+        enable: bool,
+    },
+    /// List the accounts
+    List {
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
     },
 }
 
@@ -350,6 +385,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             stable_ms,
         } => serve(project, schedules, poll_ms, stable_ms).await,
         Command::Status { format } => status(&project, format).await,
+        Command::User { action } => user(&project, action),
         Command::Explain { what, uscc, as_of } => {
             if what != "credit" {
                 eprintln!("error: unknown explanation `{what}`\nhint: available: credit");
@@ -787,6 +823,105 @@ async fn status(project: &Project, format: OutputFormat) -> Result<(), JobError>
             println!("recent runs:");
             for r in &runs {
                 println!("  {}", serde_json::to_string(r).unwrap_or_default());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A password from the terminal (asked twice, without echo), or one line of stdin.
+fn read_password(prompt: &str) -> Result<secrecy::SecretString, JobError> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let first = rpassword::prompt_password(format!("{prompt}: "))
+            .map_err(|e| JobError::Io("terminal".into(), e))?;
+        let again = rpassword::prompt_password("again: ")
+            .map_err(|e| JobError::Io("terminal".into(), e))?;
+        if first != again {
+            return Err(JobError::Other(
+                "the two passwords differ; nothing changed".into(),
+            ));
+        }
+        return Ok(first.into());
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| JobError::Io("stdin".into(), e))?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    Ok(line.to_string().into())
+}
+
+fn user(project: &Project, action: UserAction) -> Result<(), JobError> {
+    use crate::access::Accounts;
+    let db = crate::state::Db::open(&project.data_dir())?;
+    let accounts = Accounts::new(&db);
+    match action {
+        UserAction::Add { name, unit, role } => {
+            if project.unit(&unit).is_none() {
+                let known: Vec<&str> = project.units.iter().map(|u| u.code.as_str()).collect();
+                return Err(JobError::Other(format!(
+                    "unknown unit `{unit}` (units in sanhu.toml: {})",
+                    known.join(", ")
+                )));
+            }
+            let password = read_password(&format!("password for {name}"))?;
+            let a = accounts.add(&name, &unit, role, &password)?;
+            println!("added {} ({}, {})", a.name, a.unit, a.role);
+        }
+        UserAction::Passwd { name } => {
+            if accounts.get(&name)?.is_none() {
+                return Err(crate::access::AccountError::NoSuchAccount(name).into());
+            }
+            let password = read_password(&format!("new password for {name}"))?;
+            accounts.set_password(&name, &password)?;
+            println!("password changed for {name}");
+        }
+        UserAction::Disable { name, enable } => {
+            accounts.set_disabled(&name, !enable)?;
+            println!("{} {name}", if enable { "enabled" } else { "disabled" });
+        }
+        UserAction::List { format } => {
+            let list = accounts.list()?;
+            match format {
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                ),
+                OutputFormat::Csv => {
+                    println!("name,unit,role,status,created_at,password_changed_at");
+                    for a in &list {
+                        println!(
+                            "{},{},{},{},{},{}",
+                            a.name,
+                            a.unit,
+                            a.role,
+                            if a.disabled { "disabled" } else { "active" },
+                            a.created_at,
+                            a.password_changed_at
+                        );
+                    }
+                }
+                OutputFormat::Table => {
+                    println!(
+                        "{:<20} {:<10} {:<8} {:<9} {:<20} password changed",
+                        "name", "unit", "role", "status", "created"
+                    );
+                    for a in &list {
+                        println!(
+                            "{:<20} {:<10} {:<8} {:<9} {:<20} {}",
+                            a.name,
+                            a.unit,
+                            a.role,
+                            if a.disabled { "disabled" } else { "active" },
+                            a.created_at,
+                            a.password_changed_at
+                        );
+                    }
+                }
             }
         }
     }

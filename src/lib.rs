@@ -6,6 +6,7 @@
 //! (workbooks from layouts) → `exchange` (each unit's package under the sharing matrix). `schedule` drives jobs on cron slots and file arrivals; `jobs` chains the stages; `demo` writes synthetic agency drops;
 //! `cli` is the thin shell over all of it.
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -16,4 +17,5 @@ pub mod lake;
 pub mod normalise;
 pub mod report;
 pub mod schedule;
+pub mod state;
 pub mod transform;

@@ -15,7 +15,7 @@ use crate::report::workbook::{self, Block, ColumnBinding, Sheet, Workbook};
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::prelude::SessionContext;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -36,8 +36,10 @@ pub enum ExchangeError {
     },
     #[error("writing {0}: {1}")]
     Write(PathBuf, String),
-    #[error("audit log: {0}")]
+    #[error("audit log")]
     Audit(#[from] rusqlite::Error),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -67,16 +69,9 @@ pub struct Manifest {
     pub tables: Vec<ManifestTable>,
 }
 
-const AUDIT: &str = "CREATE TABLE IF NOT EXISTS exchange_audit (
-    id INTEGER PRIMARY KEY, unit TEXT NOT NULL, week TEXT NOT NULL, table_name TEXT NOT NULL,
-    rows INTEGER NOT NULL, rule TEXT NOT NULL, mode TEXT NOT NULL, max_delivery INTEGER,
-    package TEXT NOT NULL, sha256 TEXT NOT NULL, created_at TEXT NOT NULL)";
-
-pub fn audit_db(data_dir: &Path) -> Result<Connection, ExchangeError> {
-    let conn = Connection::open(crate::lake::ledger::db_path(data_dir))?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    conn.execute_batch(AUDIT)?;
-    Ok(conn)
+/// The audit table's database (`exchange_audit` in `sanhu.db`).
+pub fn audit_db(data_dir: &Path) -> Result<crate::state::Db, ExchangeError> {
+    Ok(crate::state::Db::open(data_dir)?)
 }
 
 fn sha256(path: &Path) -> Result<String, ExchangeError> {
@@ -119,7 +114,7 @@ pub async fn exchange(
         let mut seen = BTreeSet::new();
         // One commit (one fsync) per package, after its manifest is written: a package cut short
         // leaves no audit rows, so its rows are sent again next time rather than lost.
-        let audit = audit.unchecked_transaction()?;
+        let audit = audit.conn().unchecked_transaction()?;
         for grant in project.grants.iter().filter(|g| &g.unit == unit) {
             if !seen.insert(grant.table.clone()) {
                 continue; // the first grant for a table wins (more specific entries come first)
@@ -361,7 +356,7 @@ pub struct AuditRow {
 
 pub fn audit_rows(data_dir: &Path, unit: Option<&str>) -> Result<Vec<AuditRow>, ExchangeError> {
     let conn = audit_db(data_dir)?;
-    let mut st = conn.prepare("SELECT id, unit, week, table_name, rows, rule, mode, created_at FROM exchange_audit WHERE ?1 IS NULL OR unit = ?1 ORDER BY id")?;
+    let mut st = conn.conn().prepare("SELECT id, unit, week, table_name, rows, rule, mode, created_at FROM exchange_audit WHERE ?1 IS NULL OR unit = ?1 ORDER BY id")?;
     let rows = st
         .query_map(params![unit], |r| {
             Ok(AuditRow {

@@ -28,6 +28,10 @@ pub enum JobError {
     Report(#[from] report::ReportJobError),
     #[error(transparent)]
     Exchange(#[from] crate::exchange::ExchangeError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Account(#[from] crate::access::AccountError),
     #[error("{0}")]
     Other(String),
 }

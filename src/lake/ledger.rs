@@ -6,10 +6,11 @@
 //! its inbox file, which is only moved after the ledger commit, is simply ingested again.
 
 use super::LakeError;
+use crate::state::Db;
 use rusqlite::{Connection, OptionalExtension, params};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-pub const DB_FILE: &str = "sanhu.db";
+pub use crate::state::{DB_FILE, db_path};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -67,67 +68,10 @@ pub struct Delivery {
     pub archive_path: Option<String>,
 }
 
+/// The delivery ledger's tables, on its own connection to `sanhu.db` (schema: `state`).
 pub struct Ledger {
-    conn: Connection,
+    db: Db,
 }
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS deliveries (
-    id            INTEGER PRIMARY KEY,
-    unit          TEXT NOT NULL,
-    feed          TEXT,
-    table_name    TEXT,
-    file_name     TEXT NOT NULL,
-    sha256        TEXT NOT NULL,
-    bytes         INTEGER NOT NULL,
-    file_mtime    TEXT NOT NULL,
-    received_at   TEXT NOT NULL,
-    finished_at   TEXT,
-    status        TEXT NOT NULL,
-    format        TEXT,
-    sheet         TEXT,
-    header_row    INTEGER,
-    rows_read     INTEGER NOT NULL DEFAULT 0,
-    rows_accepted INTEGER NOT NULL DEFAULT 0,
-    rows_rejected INTEGER NOT NULL DEFAULT 0,
-    rows_warned   INTEGER NOT NULL DEFAULT 0,
-    rows_skipped  INTEGER NOT NULL DEFAULT 0,
-    reason        TEXT,
-    lake_file     TEXT,
-    archive_path  TEXT,
-    receipt_path  TEXT
-);
-CREATE INDEX IF NOT EXISTS deliveries_sha ON deliveries(sha256, status);
--- Database feeds: how far each has been pulled. Written in the same transaction that marks the
--- pull's delivery ingested, so a crash in between repeats the window instead of skipping it.
-CREATE TABLE IF NOT EXISTS watermarks (
-    feed        TEXT PRIMARY KEY,
-    column_name TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    value       TEXT NOT NULL,
-    -- JSON array of the fingerprints of the rows taken whose watermark is exactly `value`:
-    -- the next pull reads from `value` inclusive and skips these.
-    boundary    TEXT NOT NULL,
-    delivery    INTEGER,
-    updated_at  TEXT NOT NULL
-);
--- Every pull attempt of a database feed, including the ones that brought nothing or failed.
-CREATE TABLE IF NOT EXISTS pulls (
-    id             INTEGER PRIMARY KEY,
-    feed           TEXT NOT NULL,
-    source         TEXT NOT NULL,
-    started_at     TEXT NOT NULL,
-    finished_at    TEXT NOT NULL,
-    status         TEXT NOT NULL,
-    attempts       INTEGER NOT NULL,
-    rows_read      INTEGER NOT NULL,
-    rows_seen      INTEGER NOT NULL,
-    delivery       INTEGER,
-    watermark_from TEXT,
-    watermark_to   TEXT,
-    error          TEXT
-);
-"#;
 
 /// A database feed's committed watermark.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,20 +117,13 @@ pub struct PullLog {
 
 impl Ledger {
     pub fn open(data_dir: &Path) -> Result<Ledger, LakeError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| LakeError::Io {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
-        let conn = Connection::open(data_dir.join(DB_FILE))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Ledger { conn })
+        Ok(Ledger {
+            db: Db::open(data_dir)?,
+        })
     }
 
     pub fn conn(&self) -> &Connection {
-        &self.conn
+        self.db.conn()
     }
 
     /// The committed delivery with this content, if any.
@@ -195,7 +132,7 @@ impl Ledger {
         sha256: &str,
     ) -> Result<Option<(i64, String, String)>, LakeError> {
         Ok(self
-            .conn
+            .conn()
             .query_row(
                 "SELECT id, file_name, received_at FROM deliveries WHERE sha256 = ?1 AND status = 'ingested' ORDER BY id LIMIT 1",
                 params![sha256],
@@ -213,16 +150,16 @@ impl Ledger {
         file_mtime: &str,
         received_at: &str,
     ) -> Result<i64, LakeError> {
-        self.conn.execute(
+        self.conn().execute(
             "INSERT INTO deliveries (unit, file_name, sha256, bytes, file_mtime, received_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
             params![unit, file_name, sha256, bytes as i64, file_mtime, received_at],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.conn().last_insert_rowid())
     }
 
     /// Record a delivery's content hash and size, once its file has been read.
     pub fn set_hash(&self, id: i64, sha256: &str, bytes: u64) -> Result<(), LakeError> {
-        self.conn.execute(
+        self.conn().execute(
             "UPDATE deliveries SET sha256 = ?2, bytes = ?3 WHERE id = ?1",
             params![id, sha256, bytes as i64],
         )?;
@@ -236,7 +173,7 @@ impl Ledger {
         o: &Outcome,
         finished_at: &str,
     ) -> Result<(), LakeError> {
-        self.conn.execute(
+        self.conn().execute(
             "UPDATE deliveries SET status = ?2, feed = ?3, table_name = ?4, format = ?5, sheet = ?6, header_row = ?7,
                 rows_read = ?8, rows_accepted = ?9, rows_rejected = ?10, rows_warned = ?11, rows_skipped = ?12,
                 reason = ?13, lake_file = ?14, finished_at = ?15 WHERE id = ?1",
@@ -270,10 +207,10 @@ impl Ledger {
         feed: &str,
         mark: Option<&Watermark>,
     ) -> Result<(), LakeError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.conn().unchecked_transaction()?;
         self.finish(id, Status::Ingested, o, finished_at)?;
         if let Some(m) = mark {
-            self.conn.execute(
+            self.conn().execute(
                 "INSERT INTO watermarks (feed, column_name, kind, value, boundary, delivery, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT(feed) DO UPDATE SET column_name = ?2, kind = ?3, value = ?4,
@@ -295,7 +232,7 @@ impl Ledger {
 
     pub fn watermark(&self, feed: &str) -> Result<Option<Watermark>, LakeError> {
         Ok(self
-            .conn
+            .conn()
             .query_row(
                 "SELECT column_name, kind, value, boundary FROM watermarks WHERE feed = ?1",
                 params![feed],
@@ -313,7 +250,7 @@ impl Ledger {
     }
 
     pub fn log_pull(&self, p: &PullLog) -> Result<(), LakeError> {
-        self.conn.execute(
+        self.conn().execute(
             "INSERT INTO pulls (feed, source, started_at, finished_at, status, attempts, rows_read,
                 rows_seen, delivery, watermark_from, watermark_to, error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -337,7 +274,7 @@ impl Ledger {
 
     /// Each database feed's last pull and committed watermark, for `sanhu status`.
     pub fn pull_status(&self) -> Result<Vec<PullStatus>, LakeError> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn().prepare(
             "SELECT p.feed, p.source, p.finished_at, p.status, p.attempts, p.rows_read, p.error,
                     w.column_name, w.value, w.kind
              FROM pulls p LEFT JOIN watermarks w ON w.feed = p.feed
@@ -369,7 +306,7 @@ impl Ledger {
         archive: Option<&Path>,
         receipt: Option<&Path>,
     ) -> Result<(), LakeError> {
-        self.conn.execute(
+        self.conn().execute(
             "UPDATE deliveries SET archive_path = COALESCE(?2, archive_path), receipt_path = COALESCE(?3, receipt_path) WHERE id = ?1",
             params![id, archive.map(|p| p.display().to_string()), receipt.map(|p| p.display().to_string())],
         )?;
@@ -379,7 +316,7 @@ impl Ledger {
     /// Deliveries a crash left `pending`: (id, table, lake file).
     pub fn pending(&self) -> Result<Vec<(i64, Option<String>)>, LakeError> {
         let mut st = self
-            .conn
+            .conn()
             .prepare("SELECT id, lake_file FROM deliveries WHERE status = 'pending'")?;
         let rows = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -388,14 +325,14 @@ impl Ledger {
     }
 
     pub fn delete(&self, id: i64) -> Result<(), LakeError> {
-        self.conn
+        self.conn()
             .execute("DELETE FROM deliveries WHERE id = ?1", params![id])?;
         Ok(())
     }
 
     pub fn is_ingested(&self, id: i64) -> Result<bool, LakeError> {
         Ok(self
-            .conn
+            .conn()
             .query_row(
                 "SELECT status FROM deliveries WHERE id = ?1",
                 params![id],
@@ -406,7 +343,7 @@ impl Ledger {
     }
 
     pub fn deliveries(&self) -> Result<Vec<Delivery>, LakeError> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn().prepare(
             "SELECT id, unit, feed, table_name, file_name, sha256, bytes, file_mtime, received_at, status,
                     rows_accepted, rows_rejected, rows_warned, reason, archive_path FROM deliveries ORDER BY id",
         )?;
@@ -433,9 +370,4 @@ impl Ledger {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
-}
-
-/// The database file of a data folder.
-pub fn db_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(DB_FILE)
 }

@@ -33,8 +33,10 @@ pub enum LakeError {
         path: PathBuf,
         source: datafusion::parquet::errors::ParquetError,
     },
-    #[error("ledger: {0}")]
+    #[error("ledger")]
     Ledger(#[from] rusqlite::Error),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     #[error("{0}")]
     Other(String),
 }

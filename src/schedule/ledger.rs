@@ -12,47 +12,13 @@
 //! is not touched here.
 
 use super::{RunCounts, ScheduleError};
+use crate::state::Db;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The database file inside the data folder (shared with the lake's delivery ledger).
-pub const DB_FILE: &str = "sanhu.db";
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS runs (
-    id              INTEGER PRIMARY KEY,
-    trigger         TEXT NOT NULL,      -- cron | file | manual
-    job             TEXT NOT NULL,      -- ingest | build | report:<name>; a file trigger is "ingest"
-    unit            TEXT,               -- file trigger: the inbox folder the file came from
-    file            TEXT,               -- file trigger: the file's path
-    scheduled_for   TEXT,               -- cron trigger: the slot, UTC RFC 3339
-    catch_up        INTEGER NOT NULL DEFAULT 0,  -- 1: run late for a slot missed while down
-    attempt         INTEGER NOT NULL DEFAULT 1,
-    retry_of        INTEGER,            -- the first attempt's id, on attempts 2..
-    pid             INTEGER NOT NULL,
-    started_at      TEXT NOT NULL,
-    ended_at        TEXT,
-    status          TEXT NOT NULL,      -- running | ok | failed | retrying
-    rows_in         INTEGER NOT NULL DEFAULT 0,
-    rows_accepted   INTEGER NOT NULL DEFAULT 0,
-    rows_rejected   INTEGER NOT NULL DEFAULT 0,
-    error           TEXT,
-    next_attempt_at TEXT                -- status retrying: when the next attempt is due
-);
-CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
-CREATE INDEX IF NOT EXISTS runs_job ON runs(job, started_at);
-CREATE TABLE IF NOT EXISTS schedule_slots (
-    job           TEXT NOT NULL,
-    scheduled_for TEXT NOT NULL,        -- UTC RFC 3339, whole seconds
-    claimed_at    TEXT NOT NULL,
-    missed_before INTEGER NOT NULL DEFAULT 0,  -- earlier slots folded into this one (capped)
-    run_id        INTEGER,              -- the first attempt's id in runs
-    state         TEXT NOT NULL DEFAULT 'claimed',  -- claimed | released (cut short: redo once)
-    UNIQUE (job, scheduled_for)
-);
-"#;
+pub use crate::state::DB_FILE;
 
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -167,33 +133,16 @@ pub(crate) struct NewRun<'a> {
 /// The two tables, on one connection (SQLite connections are not shared across threads; the
 /// daemon's loop owns this one).
 pub struct RunLedger {
-    conn: Connection,
+    db: Db,
     path: PathBuf,
 }
 
 impl RunLedger {
     /// Open (creating if needed) `data_dir/sanhu.db` and this module's tables.
     pub fn open(data_dir: &Path) -> Result<RunLedger, ScheduleError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| ScheduleError::Io {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
-        let path = data_dir.join(DB_FILE);
-        let err = |source| ScheduleError::Ledger {
-            path: path.clone(),
-            source,
-        };
-        let conn = Connection::open(&path).map_err(err)?;
-        // Same settings as the lake's ledger on this file: readers (sanhu status) never block
-        // the writer, and a writer waits for another instead of failing at once.
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
-        Ok(RunLedger { conn, path })
+        let db = Db::open(data_dir)?;
+        let path = db.path().to_path_buf();
+        Ok(RunLedger { db, path })
     }
 
     fn err(&self, source: rusqlite::Error) -> ScheduleError {
@@ -214,7 +163,11 @@ impl RunLedger {
         now: DateTime<Utc>,
         missed_before: usize,
     ) -> Result<bool, ScheduleError> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self
+            .db
+            .conn()
+            .unchecked_transaction()
+            .map_err(|e| self.err(e))?;
         let slot = slot_text(scheduled_for);
         let n = tx
             .execute(
@@ -240,7 +193,8 @@ impl RunLedger {
         scheduled_for: DateTime<Utc>,
         run_id: i64,
     ) -> Result<(), ScheduleError> {
-        self.conn
+        self.db
+            .conn()
             .execute(
                 "UPDATE schedule_slots SET run_id = ?3 WHERE job = ?1 AND scheduled_for = ?2",
                 params![job, slot_text(scheduled_for), run_id],
@@ -255,7 +209,7 @@ impl RunLedger {
         job: &str,
         scheduled_for: DateTime<Utc>,
     ) -> Result<(), ScheduleError> {
-        self.conn
+        self.db.conn()
             .execute("UPDATE schedule_slots SET state = 'released' WHERE job = ?1 AND scheduled_for = ?2", params![job, slot_text(scheduled_for)])
             .map_err(|e| self.err(e))?;
         Ok(())
@@ -264,7 +218,8 @@ impl RunLedger {
     /// The latest slot claimed (and not given back) for `job`.
     pub fn last_claimed_slot(&self, job: &str) -> Result<Option<DateTime<Utc>>, ScheduleError> {
         let s: Option<String> = self
-            .conn
+            .db
+            .conn()
             .query_row("SELECT max(scheduled_for) FROM schedule_slots WHERE job = ?1 AND state = 'claimed'", params![job], |r| r.get(0))
             .map_err(|e| self.err(e))?;
         Ok(s.as_deref().and_then(parse_time))
@@ -275,7 +230,8 @@ impl RunLedger {
     /// a job that never ran here.
     pub fn catch_up_floor(&self, job: &str) -> Result<Option<DateTime<Utc>>, ScheduleError> {
         let released: Option<String> = self
-            .conn
+            .db
+            .conn()
             .query_row("SELECT min(scheduled_for) FROM schedule_slots WHERE job = ?1 AND state = 'released'", params![job], |r| r.get(0))
             .map_err(|e| self.err(e))?;
         match released.as_deref().and_then(parse_time) {
@@ -285,7 +241,7 @@ impl RunLedger {
     }
 
     pub(crate) fn start_run(&self, run: &NewRun<'_>) -> Result<i64, ScheduleError> {
-        self.conn
+        self.db.conn()
             .execute(
                 "INSERT INTO runs (trigger, job, unit, file, scheduled_for, catch_up, attempt, retry_of, pid, started_at, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'running')",
@@ -303,7 +259,7 @@ impl RunLedger {
                 ],
             )
             .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.db.conn().last_insert_rowid())
     }
 
     /// Close a run: ok with its counts, failed with its error, or retrying with the error and
@@ -317,7 +273,7 @@ impl RunLedger {
         ended_at: DateTime<Utc>,
         next_attempt_at: Option<DateTime<Utc>>,
     ) -> Result<(), ScheduleError> {
-        self.conn
+        self.db.conn()
             .execute(
                 "UPDATE runs SET status = ?2, rows_in = ?3, rows_accepted = ?4, rows_rejected = ?5, error = ?6,
                         ended_at = ?7, next_attempt_at = ?8
@@ -339,7 +295,8 @@ impl RunLedger {
 
     /// Turn a `retrying` run whose retry will not happen into `failed`, saying why.
     pub(crate) fn abandon_retry(&self, id: i64, why: &str) -> Result<(), ScheduleError> {
-        self.conn
+        self.db
+            .conn()
             .execute(
                 "UPDATE runs SET status = 'failed', next_attempt_at = NULL,
                         error = CASE WHEN error IS NULL THEN ?2 ELSE error || ' (' || ?2 || ')' END
@@ -354,7 +311,11 @@ impl RunLedger {
     /// give their cron slots back, so each such slot is caught up once on this start. Called
     /// under the writer lock, so no live process owns them. Returns how many were recovered.
     pub fn recover_interrupted(&self, now: DateTime<Utc>) -> Result<usize, ScheduleError> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let tx = self
+            .db
+            .conn()
+            .unchecked_transaction()
+            .map_err(|e| self.err(e))?;
         let slots: Vec<(String, String)> = {
             let mut stmt = tx
                 .prepare("SELECT job, scheduled_for FROM runs WHERE status IN ('running', 'retrying') AND trigger = 'cron' AND scheduled_for IS NOT NULL")
@@ -382,7 +343,7 @@ impl RunLedger {
 
     /// The newest `n` runs, newest first.
     pub fn last_runs(&self, n: usize) -> Result<Vec<RunRow>, ScheduleError> {
-        query_runs(&self.conn, n).map_err(|e| self.err(e))
+        query_runs(self.db.conn(), n).map_err(|e| self.err(e))
     }
 }
 
@@ -425,33 +386,13 @@ fn query_runs(conn: &Connection, n: usize) -> rusqlite::Result<Vec<RunRow>> {
 /// The newest `n` runs in `data_dir/sanhu.db`, newest first, for `sanhu status`. Read-only: a
 /// data folder without a database (or without runs yet) has no runs, and none is created.
 pub fn last_runs(data_dir: &Path, n: usize) -> Result<Vec<RunRow>, ScheduleError> {
-    let path = data_dir.join(DB_FILE);
-    if !path.exists() {
+    let Some(db) = Db::open_existing(data_dir)? else {
         return Ok(Vec::new());
-    }
-    let err = |source| ScheduleError::Ledger {
-        path: path.clone(),
-        source,
     };
-    let conn = Connection::open_with_flags(
-        &path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(err)?;
-    let has_runs: Option<i64> = conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(err)?;
-    if has_runs.is_none() {
-        return Ok(Vec::new());
-    }
-    query_runs(&conn, n).map_err(err)
+    query_runs(db.conn(), n).map_err(|source| ScheduleError::Ledger {
+        path: db.path().to_path_buf(),
+        source,
+    })
 }
 
 /// A run started by hand (`sanhu ingest`, `sanhu build`, `sanhu run` …), logged like the
@@ -682,11 +623,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(last_runs(dir.path(), 5).unwrap().is_empty());
         assert!(!dir.path().join(DB_FILE).exists());
-        // A database that only has the lake's table yet.
-        Connection::open(dir.path().join(DB_FILE))
-            .unwrap()
-            .execute_batch("CREATE TABLE deliveries (id INTEGER)")
-            .unwrap();
+        // A database made by the ledger of the lake: no run yet.
+        crate::lake::ledger::Ledger::open(dir.path()).unwrap();
         assert!(last_runs(dir.path(), 5).unwrap().is_empty());
     }
 

@@ -190,11 +190,14 @@ pub enum ScheduleError {
     },
     #[error("schedules: {0}")]
     Config(String),
-    #[error("run ledger {path}: {source}")]
+    #[error("run ledger {path}")]
     Ledger {
         path: PathBuf,
+        #[source]
         source: rusqlite::Error,
     },
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
