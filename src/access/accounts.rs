@@ -391,7 +391,9 @@ impl<'a> Accounts<'a> {
     /// The SCRAM verifier of an enabled account (`None` for unknown or disabled: the endpoint
     /// then runs the exchange against a decoy and fails it, so the answer is the same).
     pub fn scram_verifier(&self, name: &str) -> Result<Option<ScramVerifier>, AccountError> {
-        let row: Option<(Vec<u8>, u32, Vec<u8>, Vec<u8>, bool)> = self
+        // salt, iterations, stored key, server key, disabled
+        type ScramRow = (Vec<u8>, u32, Vec<u8>, Vec<u8>, bool);
+        let row: Option<ScramRow> = self
             .db
             .conn()
             .query_row(

@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod print;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "sanhu",
@@ -122,6 +124,9 @@ pub enum Command {
     Status {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
+        /// As of this local time, `YYYY-MM-DD HH:MM` (default: now); periods due later are pending
+        #[arg(long, value_parser = parse_local_time)]
+        at: Option<chrono::NaiveDateTime>,
     },
     /// Write a fill-in template for a unit (task_progress: its tasks pre-filled, drop-down lists)
     Template {
@@ -197,11 +202,18 @@ pub enum OutputFormat {
 
 const EX_CONFIG: u8 = 78;
 
+/// `error:` and one `Caused by:` line per cause; a cause whose text an outer message already
+/// carries (DataFusion nests its errors that way) is not printed again.
 fn print_error(e: &dyn std::error::Error) {
+    let mut shown = vec![e.to_string()];
     eprintln!("error: {e}");
     let mut src = e.source();
     while let Some(s) = src {
-        eprintln!("  Caused by: {s}");
+        let t = s.to_string();
+        if !t.is_empty() && !shown.iter().any(|p| p.contains(&t)) {
+            eprintln!("  Caused by: {t}");
+            shown.push(t);
+        }
         src = s.source();
     }
 }
@@ -222,6 +234,75 @@ fn load(root: &Path) -> Result<Project, ExitCode> {
         }
         ExitCode::from(EX_CONFIG)
     })
+}
+
+/// `YYYY-MM-DD HH:MM[:SS]` (or with `T`), a wall-clock time in the project's time zone.
+fn parse_local_time(s: &str) -> Result<chrono::NaiveDateTime, String> {
+    [
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+    .ok_or_else(|| format!("`{s}` is not a local time like 2026-12-04 12:40"))
+}
+
+/// A local wall-clock time as an instant (the earlier one when a DST change repeats it).
+fn local_instant(
+    project: &Project,
+    t: chrono::NaiveDateTime,
+) -> Result<crate::transform::AsOf, String> {
+    use chrono::TimeZone;
+    project
+        .tz
+        .from_local_datetime(&t)
+        .earliest()
+        .map(|x| crate::transform::AsOf::at(project, x.with_timezone(&chrono::Utc)))
+        .ok_or_else(|| format!("--at {t}: no such local time in {}", project.tz))
+}
+
+/// `sanhu validate`: every problem of every file in one run — TOML, cross-file references,
+/// report layouts, sharing filters and every SQL model (planned even when other files have
+/// problems, over what did resolve).
+async fn validate(root: &Path) -> ExitCode {
+    let (project, mut problems) = match config::resolve_all(root) {
+        Ok(x) => x,
+        Err(e) => {
+            print_error(&e);
+            eprintln!(
+                "hint: run sanhu in a project folder (one with sanhu.toml) or pass --project DIR"
+            );
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    if let Some(project) = &project {
+        problems.extend(crate::transform::check_models(project).await);
+    }
+    problems.sort();
+    problems.dedup();
+    if problems.is_empty() {
+        if let Some(project) = &project {
+            println!(
+                "ok: {} schemas, {} pipelines, {} models, {} reports",
+                project.schemas.len(),
+                project.pipelines.len(),
+                project.models.len(),
+                project.reports.len()
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    eprintln!(
+        "error: {} configuration problem(s) in {}",
+        problems.len(),
+        root.display()
+    );
+    ExitCode::from(EX_CONFIG)
 }
 
 fn today_local(project: &Project) -> chrono::NaiveDate {
@@ -252,6 +333,9 @@ pub fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> ExitCode {
     let progress = !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if matches!(cli.command, Command::Validate) {
+        return validate(&cli.project).await;
+    }
     let project = match load(&cli.project) {
         Ok(p) => p,
         Err(code) => return code,
@@ -278,32 +362,39 @@ async fn dispatch(cli: Cli) -> ExitCode {
     } else {
         None
     };
+    // Commands that write are logged in the run ledger like the daemon's runs.
+    let job = match &cli.command {
+        Command::Ingest => Some("ingest".to_string()),
+        Command::Pull { .. } => Some("pull".into()),
+        Command::Build { .. } => Some("build".into()),
+        Command::Report { name, .. } => Some(format!("report:{name}")),
+        Command::Run { .. } => Some("run".into()),
+        Command::Demo { .. } => Some("demo".into()),
+        Command::Exchange { .. } => Some("exchange".into()),
+        _ => None,
+    };
+    let manual = job.as_deref().and_then(|job| {
+        crate::schedule::ManualRun::start(&project.data_dir(), job)
+            .map_err(
+                |e| tracing::warn!(job, error = %e, "manual run not recorded in the run ledger"),
+            )
+            .ok()
+    });
+    let mut counts = crate::schedule::RunCounts::default();
     let result: Result<(), JobError> = match cli.command {
-        Command::Validate => {
-            let problems = crate::transform::check_models(&project).await;
-            if problems.is_empty() {
-                println!(
-                    "ok: {} schemas, {} pipelines, {} models, {} reports",
-                    project.schemas.len(),
-                    project.pipelines.len(),
-                    project.models.len(),
-                    project.reports.len()
-                );
-                Ok(())
-            } else {
-                for p in &problems {
-                    eprintln!("error: {p}");
-                }
-                eprintln!("error: {} configuration problem(s)", problems.len());
-                return ExitCode::from(EX_CONFIG);
-            }
-        }
+        // Handled before the project is loaded (it reports a project that does not load).
+        Command::Validate => Ok(()),
         Command::Ingest => match jobs::ingest_all(&project, progress) {
             Ok(files) => {
-                print_ingest(&files);
+                print::ingest(&files);
+                for f in &files {
+                    counts.rows_accepted += f.rows_accepted;
+                    counts.rows_rejected += f.rows_rejected;
+                }
+                counts.rows_in = counts.rows_accepted + counts.rows_rejected;
                 // Materialise the current state of the tables that changed, so the next query
                 // or report does not pay for it.
-                jobs::session(&project, crate::transform::AsOf(jobs::today(&project)))
+                jobs::session(&project, crate::transform::AsOf::now(&project))
                     .await
                     .map(|_| ())
             }
@@ -318,15 +409,14 @@ async fn dispatch(cli: Cli) -> ExitCode {
             let opts = jobs::pull::PullOptions { since, full };
             match jobs::pull::pull_all(&project, &feeds, &opts).await {
                 Ok(results) => {
-                    print_pulls(&results, format);
+                    print::pulls(&results, format);
                     let failed = results.iter().filter(|r| r.error.is_some()).count();
                     // Refresh the current state of what changed, as `ingest` does.
-                    let refreshed =
-                        jobs::session(&project, crate::transform::AsOf(jobs::today(&project)))
-                            .await
-                            .map(|_| ());
+                    let refreshed = jobs::session(&project, crate::transform::AsOf::now(&project))
+                        .await
+                        .map(|_| ());
                     match refreshed {
-                        Ok(()) if failed > 0 => Err(JobError::Other(format!(
+                        Ok(()) if failed > 0 => Err(JobError::Refused(format!(
                             "{failed} of {} database feed(s) failed",
                             results.len()
                         ))),
@@ -346,7 +436,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 models: select,
                 only,
             },
-            crate::transform::AsOf(as_of.unwrap_or_else(|| jobs::today(&project))),
+            as_of.map_or_else(
+                || crate::transform::AsOf::now(&project),
+                |d| crate::transform::AsOf::end_of_day(&project, d),
+            ),
         )
         .await
         .map(|built| {
@@ -378,20 +471,41 @@ async fn dispatch(cli: Cli) -> ExitCode {
                     }
                 })
         }
-        Command::Audit { unit, format } => audit(&project, unit.as_deref(), format),
+        Command::Audit { unit, format } => {
+            crate::exchange::audit_rows(&project.data_dir(), unit.as_deref())
+                .map(|rows| print::audit(&project, &rows, format))
+                .map_err(JobError::from)
+        }
         Command::Serve {
             schedules,
             poll_ms,
             stable_ms,
         } => serve(project, schedules, poll_ms, stable_ms).await,
-        Command::Status { format } => status(&project, format).await,
+        Command::Status { format, at } => {
+            let as_of = match at {
+                Some(t) => match local_instant(&project, t) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => crate::transform::AsOf::now(&project),
+            };
+            jobs::status::status(&project, as_of)
+                .await
+                .map(|s| print::status(&project, &s, format))
+        }
         Command::User { action } => user(&project, action),
         Command::Explain { what, uscc, as_of } => {
             if what != "credit" {
                 eprintln!("error: unknown explanation `{what}`\nhint: available: credit");
                 return ExitCode::from(2);
             }
-            let as_of = crate::transform::AsOf(as_of.unwrap_or_else(|| jobs::today(&project)));
+            let as_of = as_of.map_or_else(
+                || crate::transform::AsOf::now(&project),
+                |d| crate::transform::AsOf::end_of_day(&project, d),
+            );
             jobs::explain_credit(&project, &uscc, as_of)
                 .await
                 .map(|text| print!("{text}"))
@@ -432,6 +546,15 @@ async fn dispatch(cli: Cli) -> ExitCode {
             demo(&project, from, to, scale, no_run, progress).await
         }
     };
+    if let Some(run) = manual {
+        let outcome = match &result {
+            Ok(()) => run.finish(Ok(&counts)),
+            Err(e) => run.finish(Err(&jobs::error_chain(e))),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "manual run outcome not recorded in the run ledger");
+        }
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -441,70 +564,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
     }
 }
 
-fn print_ingest(files: &[jobs::ingest::FileResult]) {
-    let (mut acc, mut rej, mut q, mut dup) = (0u64, 0u64, 0, 0);
-    for f in files {
-        match f.status {
-            "quarantined" => {
-                q += 1;
-                eprintln!(
-                    "quarantined {}/{}: {}",
-                    f.unit,
-                    f.file_name,
-                    f.reason.as_deref().unwrap_or("")
-                );
-            }
-            "duplicate" => dup += 1,
-            _ => {}
-        }
-        acc += f.rows_accepted;
-        rej += f.rows_rejected;
-    }
-    println!(
-        "ingested {} file(s): {} rows accepted, {} rows rejected; {} file(s) quarantined, {} duplicate(s)",
-        files.len() - q - dup,
-        acc,
-        rej,
-        q,
-        dup
-    );
-}
-
-/// One line per database feed; a failure is one line naming the feed.
-fn print_pulls(results: &[jobs::pull::PullResult], format: OutputFormat) {
-    if matches!(format, OutputFormat::Json) {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(results).unwrap_or_default()
-        );
-        return;
-    }
-    for r in results {
-        match &r.error {
-            Some(e) if r.attempts == 0 => eprintln!("pull {}: failed: {e}", r.feed),
-            Some(e) => eprintln!(
-                "pull {}: failed after {} attempt(s): {e}",
-                r.feed, r.attempts
-            ),
-            None => println!(
-                "pull {}: {} ({} rows read, {} accepted, {} rejected, {} already taken; watermark {} -> {})",
-                r.feed,
-                r.status,
-                r.rows_read,
-                r.rows_accepted,
-                r.rows_rejected,
-                r.rows_seen,
-                r.watermark_from.as_deref().unwrap_or("start"),
-                r.watermark_to.as_deref().unwrap_or("unchanged")
-            ),
-        }
-    }
-}
-
 async fn run_and_print(project: &Project, week: &str, progress: bool) -> Result<(), JobError> {
     let s = jobs::run(project, week, progress).await?;
-    print_pulls(&s.pulls, OutputFormat::Table);
-    print_ingest(&s.files);
+    print::pulls(&s.pulls, OutputFormat::Table);
+    print::ingest(&s.files);
     println!("built {} model(s)", s.built.len());
     for r in &s.reports {
         println!("report: {}", r.display());
@@ -533,10 +596,10 @@ async fn demo(
         to,
         scale,
         seed: 20_160_520,
+        baseline: baseline_days(&project.settings.clearance.baseline_period),
     };
     let started = std::time::Instant::now();
-    let summary =
-        crate::demo::generate(&inbox, &opts).map_err(|e| JobError::Other(e.to_string()))?;
+    let summary = crate::demo::generate(&inbox, &opts)?;
     eprintln!(
         "demo: wrote {} file(s), {} declarations, {} rows ({} planted bad rows) into {} in {:.1}s",
         summary.files.len(),
@@ -553,16 +616,35 @@ async fn demo(
     run_and_print(project, &week, progress).await
 }
 
+/// The first and last day of a baseline period written `2017` or `2017-06`.
+fn baseline_days(period: &str) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+    use chrono::NaiveDate;
+    let (y, m) = match period.split_once('-') {
+        Some((y, m)) => (y.parse::<i32>().ok()?, Some(m.parse::<u32>().ok()?)),
+        None => (period.parse::<i32>().ok()?, None),
+    };
+    match m {
+        None => Some((
+            NaiveDate::from_ymd_opt(y, 1, 1)?,
+            NaiveDate::from_ymd_opt(y, 12, 31)?,
+        )),
+        Some(m) => {
+            let first = NaiveDate::from_ymd_opt(y, m, 1)?;
+            let next = first.checked_add_months(chrono::Months::new(1))?;
+            Some((first, next.pred_opt()?))
+        }
+    }
+}
+
 async fn query(project: &Project, sql: &str, format: OutputFormat) -> Result<(), JobError> {
     use datafusion::arrow::util::pretty::pretty_format_batches;
-    let (ctx, _lake) = jobs::session(project, crate::transform::AsOf(jobs::today(project))).await?;
+    let (ctx, _lake) = jobs::session(project, crate::transform::AsOf::now(project)).await?;
     let batches = ctx.sql(sql).await?.collect().await?;
     let mut out = std::io::stdout().lock();
     use std::io::Write;
     match format {
         OutputFormat::Table => {
-            let text =
-                pretty_format_batches(&batches).map_err(|e| JobError::Other(e.to_string()))?;
+            let text = pretty_format_batches(&batches)?;
             writeln!(out, "{text}").map_err(|e| JobError::Io("stdout".into(), e))?;
         }
         OutputFormat::Csv => {
@@ -570,48 +652,16 @@ async fn query(project: &Project, sql: &str, format: OutputFormat) -> Result<(),
                 .with_header(true)
                 .build(&mut out);
             for b in &batches {
-                w.write(b).map_err(|e| JobError::Other(e.to_string()))?;
+                w.write(b)?;
             }
         }
         OutputFormat::Json => {
             let mut w = datafusion::arrow::json::ArrayWriter::new(&mut out);
             for b in &batches {
-                w.write(b).map_err(|e| JobError::Other(e.to_string()))?;
+                w.write(b)?;
             }
-            w.finish().map_err(|e| JobError::Other(e.to_string()))?;
+            w.finish()?;
             writeln!(out).map_err(|e| JobError::Io("stdout".into(), e))?;
-        }
-    }
-    Ok(())
-}
-
-fn audit(project: &Project, unit: Option<&str>, format: OutputFormat) -> Result<(), JobError> {
-    let rows = crate::exchange::audit_rows(&project.data_dir(), unit)?;
-    match format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        ),
-        OutputFormat::Csv => {
-            println!("id,unit,week,table,rows,mode,created_at,rule");
-            for r in &rows {
-                println!(
-                    "{},{},{},{},{},{},{},{}",
-                    r.id, r.unit, r.week, r.table, r.rows, r.mode, r.created_at, r.rule
-                );
-            }
-        }
-        OutputFormat::Table => {
-            println!(
-                "{:>5}  {:<10} {:<9} {:<24} {:>9}  {:<11} {:<26} rule",
-                "id", "unit", "week", "table", "rows", "mode", "at"
-            );
-            for r in &rows {
-                println!(
-                    "{:>5}  {:<10} {:<9} {:<24} {:>9}  {:<11} {:<26} {}",
-                    r.id, r.unit, r.week, r.table, r.rows, r.mode, r.created_at, r.rule
-                );
-            }
         }
     }
     Ok(())
@@ -644,7 +694,7 @@ async fn serve(
     }));
     for s in extra {
         let Some((job, cron)) = s.split_once('=') else {
-            return Err(JobError::Other(format!(
+            return Err(JobError::Refused(format!(
                 "--schedule `{s}`: expected JOB=CRON"
             )));
         };
@@ -681,9 +731,7 @@ async fn serve(
         tracing::info!("stop requested: finishing the step in progress");
     };
     tracing::info!(data = %data.display(), "sanhu serve started");
-    let report = crate::schedule::serve(opts, runner, shutdown)
-        .await
-        .map_err(|e| JobError::Other(e.to_string()))?;
+    let report = crate::schedule::serve(opts, runner, shutdown).await?;
     eprintln!(
         "stopped: {} job(s) ok, {} failed; {} file(s) ingested, {} failed; {} retries, {} catch-up(s)",
         report.jobs_ok,
@@ -693,139 +741,6 @@ async fn serve(
         report.retries,
         report.catch_ups
     );
-    Ok(())
-}
-
-async fn status(project: &Project, format: OutputFormat) -> Result<(), JobError> {
-    use datafusion::arrow::util::pretty::pretty_format_batches;
-    let as_of = crate::transform::AsOf(jobs::today(project));
-    let (ctx, lake) = jobs::session(project, as_of).await?;
-    crate::transform::build_in_memory(&ctx, project, "feed_timeliness", as_of).await?;
-    let feeds = ctx
-        .sql(
-            "WITH last AS (SELECT unit, feed, max(file_mtime) AS last_delivery, count(*) AS files FROM deliveries WHERE status = 'ingested' GROUP BY unit, feed), \
-             t AS (SELECT unit, feed, period, timeliness, row_number() OVER (PARTITION BY unit, feed ORDER BY period DESC) AS rn FROM feed_timeliness) \
-             SELECT d.unit, d.feed, l.last_delivery, coalesce(l.files, 0) AS files, t.period AS last_period, t.timeliness \
-             FROM (SELECT DISTINCT unit, feed FROM feed_due) d \
-             LEFT JOIN last l ON l.unit = d.unit AND l.feed = d.feed \
-             LEFT JOIN t ON t.unit = d.unit AND t.feed = d.feed AND t.rn = 1 ORDER BY d.unit, d.feed",
-        )
-        .await?
-        .collect()
-        .await?;
-    let quarantine = ctx
-        .sql("SELECT (SELECT count(*) FROM deliveries WHERE status = 'quarantined') AS files_quarantined, (SELECT count(*) FROM (SELECT DISTINCT delivery, row FROM quarantine WHERE severity = '拒收')) AS rows_rejected, (SELECT count(*) FROM (SELECT DISTINCT delivery, row FROM quarantine WHERE severity = '警告')) AS rows_warned")
-        .await?
-        .collect()
-        .await?;
-    let mut tables = Vec::new();
-    for t in lake.tables() {
-        let files = lake.files(&t);
-        let freshest = files
-            .iter()
-            .filter_map(|f| std::fs::metadata(f).ok()?.modified().ok())
-            .max();
-        let rows = match ctx
-            .sql(&format!(
-                "SELECT count(*) AS n FROM \"{}\"",
-                if project.schemas.contains_key(&t) {
-                    format!("{t}_history")
-                } else {
-                    t.clone()
-                }
-            ))
-            .await
-        {
-            Ok(df) => df
-                .collect()
-                .await
-                .ok()
-                .and_then(|b| {
-                    b.first().map(|b| {
-                        datafusion::arrow::array::AsArray::as_primitive::<
-                            datafusion::arrow::datatypes::Int64Type,
-                        >(b.column(0))
-                        .value(0)
-                    })
-                })
-                .unwrap_or(0),
-            Err(_) => 0,
-        };
-        let at = freshest
-            .map(|t| {
-                chrono::DateTime::<chrono::Utc>::from(t)
-                    .with_timezone(&project.tz)
-                    .format("%Y-%m-%d %H:%M:%S")
-                    .to_string()
-            })
-            .unwrap_or_default();
-        tables.push((t, files.len(), rows, at));
-    }
-    let runs = crate::schedule::last_runs(&project.data_dir(), 10)
-        .map_err(|e| JobError::Other(e.to_string()))?;
-    let mut pulls = crate::lake::ledger::Ledger::open(&project.data_dir())?.pull_status()?;
-    for p in &mut pulls {
-        if let (Some(k), Some(v)) = (&p.watermark_kind, &p.watermark) {
-            p.watermark = Some(crate::intake::database::show_mark(k, v));
-        }
-    }
-    match format {
-        OutputFormat::Json => {
-            let to_json =
-                |b: &[datafusion::arrow::record_batch::RecordBatch]| -> serde_json::Value {
-                    let mut w = datafusion::arrow::json::ArrayWriter::new(Vec::new());
-                    for x in b {
-                        let _ = w.write(x);
-                    }
-                    let _ = w.finish();
-                    serde_json::from_slice(&w.into_inner())
-                        .unwrap_or(serde_json::Value::Array(vec![]))
-                };
-            let v = serde_json::json!({
-                "feeds": to_json(&feeds),
-                "quarantine": to_json(&quarantine),
-                "tables": tables.iter().map(|(t, f, r, a)| serde_json::json!({"table": t, "files": f, "rows": r, "updated_at": a})).collect::<Vec<_>>(),
-                "runs": runs,
-                "database_feeds": pulls,
-            });
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-        }
-        _ => {
-            println!(
-                "feeds:\n{}",
-                pretty_format_batches(&feeds).map_err(|e| JobError::Other(e.to_string()))?
-            );
-            println!(
-                "quarantine:\n{}",
-                pretty_format_batches(&quarantine).map_err(|e| JobError::Other(e.to_string()))?
-            );
-            println!("lake tables:");
-            for (t, f, r, a) in &tables {
-                println!("  {t:<28} {r:>10} rows in {f:>4} file(s), updated {a}");
-            }
-            if !pulls.is_empty() {
-                println!("database feeds:");
-                for p in &pulls {
-                    println!(
-                        "  {:<24} {} {:<11} {:>9} rows  watermark {}{}",
-                        p.feed,
-                        p.last_pull,
-                        p.status,
-                        p.rows_read,
-                        p.watermark.as_deref().unwrap_or("-"),
-                        p.error
-                            .as_ref()
-                            .map(|e| format!("  error: {e}"))
-                            .unwrap_or_default()
-                    );
-                }
-            }
-            println!("recent runs:");
-            for r in &runs {
-                println!("  {}", serde_json::to_string(r).unwrap_or_default());
-            }
-        }
-    }
     Ok(())
 }
 
@@ -839,7 +754,7 @@ fn read_password(prompt: &str) -> Result<secrecy::SecretString, JobError> {
         let again = rpassword::prompt_password("again: ")
             .map_err(|e| JobError::Io("terminal".into(), e))?;
         if first != again {
-            return Err(JobError::Other(
+            return Err(JobError::Refused(
                 "the two passwords differ; nothing changed".into(),
             ));
         }
@@ -863,7 +778,7 @@ fn user(project: &Project, action: UserAction) -> Result<(), JobError> {
         UserAction::Add { name, unit, role } => {
             if project.unit(&unit).is_none() {
                 let known: Vec<&str> = project.units.iter().map(|u| u.code.as_str()).collect();
-                return Err(JobError::Other(format!(
+                return Err(JobError::Refused(format!(
                     "unknown unit `{unit}` (units in sanhu.toml: {})",
                     known.join(", ")
                 )));

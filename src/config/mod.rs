@@ -107,6 +107,15 @@ pub struct Unit {
     pub code: String,
     pub name: String,
     pub short: String,
+    /// Receives the internal edition (restricted columns included).
+    pub internal_edition: bool,
+}
+
+/// Who receives which edition of the scheduled reports in their outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub unit: String,
+    pub edition: spec::Edition,
 }
 
 #[derive(Debug, Clone)]
@@ -293,6 +302,8 @@ pub struct Project {
     pub credit: Option<credit::CreditRules>,
     /// The sharing matrix, expanded per unit and table.
     pub grants: Vec<sharing::Grant>,
+    /// Who receives which edition of the scheduled reports (defaults from the units).
+    pub recipients: Vec<Recipient>,
     pub settings_file: PathBuf,
 }
 
@@ -618,6 +629,16 @@ fn resolve_period(
 
 /// Read every config file under `root` and resolve them against each other.
 pub fn load(root: &Path) -> Result<Project, ConfigError> {
+    match resolve_all(root)? {
+        (Some(project), problems) if problems.is_empty() => Ok(project),
+        (_, problems) => Err(ConfigError::Invalid(problems)),
+    }
+}
+
+/// Load what resolves and collect every problem instead of stopping at the first file that has
+/// one: `sanhu validate` then plans the SQL of a project with problems too, so one run reports
+/// all of them. None only when `sanhu.toml` itself does not parse.
+pub fn resolve_all(root: &Path) -> Result<(Option<Project>, Vec<Problem>), ConfigError> {
     let mut problems = Vec::new();
     let settings_file = root.join("sanhu.toml");
     let settings_src = read_source(&settings_file)?;
@@ -629,21 +650,24 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
     let model_srcs = read_dir_sources(&root.join("queries"), "sql")?;
 
     let Some(settings) = settings else {
-        return Err(ConfigError::Invalid(problems));
+        return Ok((None, problems));
     };
 
     // Units.
     let mut units = Vec::new();
     let mut seen_units = BTreeSet::new();
     for u in &settings.units {
-        if !seen_units.insert(u.code.clone()) {
-            problems
-                .push(settings_src.problem(0..0, format!("unit `{}` is declared twice", u.code)));
+        if !seen_units.insert(u.code.get_ref().clone()) {
+            problems.push(settings_src.problem(
+                u.code.span(),
+                format!("unit `{}` is declared twice", u.code.get_ref()),
+            ));
         }
         units.push(Unit {
-            code: u.code.clone(),
+            code: u.code.get_ref().clone(),
             name: u.name.clone(),
             short: u.short.clone(),
+            internal_edition: u.internal_edition,
         });
     }
     let unit_codes: BTreeSet<&str> = units.iter().map(|u| u.code.as_str()).collect();
@@ -661,29 +685,50 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
             chrono_tz::Asia::Shanghai
         }
     };
+    // Recipients default from the units: the internal edition to units marked for it, the
+    // circulated one to every other unit. A `[[recipients]]` list replaces that default.
+    let mut recipients = Vec::new();
+    if settings.recipients.is_empty() {
+        for u in &units {
+            recipients.push(Recipient {
+                unit: u.code.clone(),
+                edition: if u.internal_edition {
+                    spec::Edition::Internal
+                } else {
+                    spec::Edition::Circulated
+                },
+            });
+        }
+    }
+    let mut seen_recipients = BTreeSet::new();
     for r in &settings.recipients {
-        if !unit_codes.contains(r.unit.as_str()) {
-            problems
-                .push(settings_src.problem(0..0, format!("recipient: unknown unit `{}`", r.unit)));
-        }
-        if r.edition != "internal" && r.edition != "circulated" {
+        let code = r.unit.get_ref().as_str();
+        let Some(unit) = units.iter().find(|u| u.code == code) else {
+            problems.push(
+                settings_src.problem(r.unit.span(), format!("recipient: unknown unit `{code}`")),
+            );
+            continue;
+        };
+        if !seen_recipients.insert(code) {
             problems.push(settings_src.problem(
-                0..0,
-                format!(
-                    "recipient {}: edition `{}` (use internal or circulated)",
-                    r.unit, r.edition
-                ),
-            ));
-        } else if r.edition == "internal" && r.unit != "commerce" {
-            // The internal edition holds restricted columns: DOMAIN §7 keeps it with the commerce bureau.
-            problems.push(settings_src.problem(
-                0..0,
-                format!(
-                    "recipient {}: only the commerce bureau receives the internal edition",
-                    r.unit
-                ),
+                r.unit.span(),
+                format!("recipient `{code}` is listed twice: give each unit one edition"),
             ));
         }
+        let edition = *r.edition.get_ref();
+        if edition == spec::Edition::Internal && !unit.internal_edition {
+            // The internal edition holds restricted columns (DOMAIN: conditional sharing).
+            problems.push(settings_src.problem(
+                r.edition.span(),
+                format!(
+                    "recipient `{code}`: the internal edition holds restricted columns; only a unit with `internal_edition = true` receives it"
+                ),
+            ));
+        }
+        recipients.push(Recipient {
+            unit: code.to_string(),
+            edition,
+        });
     }
     for seed in &settings.seeds {
         if !unit_codes.contains(seed.unit.get_ref().as_str()) {
@@ -753,11 +798,13 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
         let patterns = &file.source.patterns;
         let mut builder = GlobSetBuilder::new();
         for p in patterns {
-            match Glob::new(p) {
+            match Glob::new(p.get_ref()) {
                 Ok(g) => {
                     builder.add(g);
                 }
-                Err(e) => problems.push(src.problem(0..0, format!("bad file pattern `{p}`: {e}"))),
+                Err(e) => problems.push(
+                    src.problem(p.span(), format!("bad file pattern `{}`: {e}", p.get_ref())),
+                ),
             }
         }
         let matcher = builder.build().unwrap_or_else(|_| GlobSet::empty());
@@ -793,7 +840,7 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
             title: file.title.clone(),
             mode: file.mode,
             period,
-            patterns: patterns.clone(),
+            patterns: patterns.iter().map(|p| p.get_ref().clone()).collect(),
             matcher,
             expect,
             database,
@@ -881,16 +928,24 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
         };
         let name = file.report.get_ref().clone();
         for sheet in &file.sheets {
-            if let Some(chart) = &sheet.chart
-                && !matches!(chart.kind.as_str(), "line" | "column" | "pie")
-            {
-                problems.push(src.problem(
-                    0..0,
-                    format!(
-                        "sheet `{}`: chart kind `{}` (use line, column or pie)",
-                        sheet.name, chart.kind
-                    ),
-                ));
+            let Some(chart) = &sheet.chart else { continue };
+            let fields: Vec<&str> = sheet
+                .columns
+                .iter()
+                .map(|c| c.field.get_ref().as_str())
+                .collect();
+            for f in std::iter::once(&chart.category).chain(&chart.values) {
+                if !fields.contains(&f.get_ref().as_str()) {
+                    problems.push(src.problem(
+                        f.span(),
+                        format!(
+                            "sheet `{}`: chart column `{}` is not one of the sheet's columns ({})",
+                            sheet.name,
+                            f.get_ref(),
+                            fields.join(", ")
+                        ),
+                    ));
+                }
             }
         }
         reports.push(Report {
@@ -900,12 +955,9 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
         });
     }
 
-    if !problems.is_empty() {
-        problems.sort();
-        problems.dedup();
-        return Err(ConfigError::Invalid(problems));
-    }
-    Ok(Project {
+    problems.sort();
+    problems.dedup();
+    let project = Project {
         root: root.to_path_buf(),
         settings,
         tz,
@@ -916,8 +968,10 @@ pub fn load(root: &Path) -> Result<Project, ConfigError> {
         reports,
         credit,
         grants,
+        recipients,
         settings_file,
-    })
+    };
+    Ok((Some(project), problems))
 }
 
 fn resolve_schema(

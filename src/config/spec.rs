@@ -33,9 +33,34 @@ pub struct ProjectFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecipientSpec {
-    pub unit: String,
+    pub unit: Spanned<String>,
     /// `internal` (restricted columns included) or `circulated`.
-    pub edition: String,
+    pub edition: Spanned<Edition>,
+}
+
+/// A report's edition (DOMAIN: conditional sharing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Edition {
+    /// 内部版: restricted columns included; only for units with `internal_edition = true`.
+    Internal,
+    /// 通报版: circulated to every unit, no restricted column.
+    Circulated,
+}
+
+impl Edition {
+    pub fn code(self) -> &'static str {
+        match self {
+            Edition::Internal => "internal",
+            Edition::Circulated => "circulated",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Edition::Internal => "内部版（含受限信息，仅限市商务局）",
+            Edition::Circulated => "通报版（不含受限信息）",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,9 +186,13 @@ impl Default for ClearanceSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnitSpec {
-    pub code: String,
+    pub code: Spanned<String>,
     pub name: String,
     pub short: String,
+    /// The unit receives the internal edition of reports (restricted columns included). In the
+    /// bundled project only the commerce bureau, which runs the joint meeting, does.
+    #[serde(default)]
+    pub internal_edition: bool,
 }
 
 /// Reference data shipped with the project, loaded like a delivery from `unit`.
@@ -352,7 +381,7 @@ pub struct SourceSpec {
     pub kind: Spanned<String>,
     /// File sources: name patterns that pick this feed first.
     #[serde(default)]
-    pub patterns: Vec<String>,
+    pub patterns: Vec<Spanned<String>>,
     /// Database sources: the environment variable holding the connection URL. The URL (and its
     /// password) is never written in a config file, a log line or an error message.
     #[serde(default)]
@@ -455,13 +484,23 @@ pub struct ReportColumnSpec {
     pub classification: Option<Classification>,
 }
 
+/// A chart's kind; any other word is a parse error with its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChartKind {
+    Line,
+    Column,
+    Pie,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChartSpecFile {
-    pub kind: String,
+    pub kind: ChartKind,
     pub title: String,
-    pub category: String,
-    pub values: Vec<String>,
+    /// The result column of the x axis (or the pie's slices): one of the sheet's columns.
+    pub category: Spanned<String>,
+    pub values: Vec<Spanned<String>>,
     #[serde(default)]
     pub y_axis_title: Option<String>,
 }

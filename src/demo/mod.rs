@@ -43,6 +43,10 @@ pub struct DemoOptions {
     /// Thousands of customs declarations over the whole period; other feeds follow in proportion.
     pub scale: u32,
     pub seed: u64,
+    /// The clearance baseline period (first and last day), e.g. the year 2017: one historical
+    /// customs extract of it is delivered with the reference data, so the clearance-time
+    /// comparison against the baseline has something to compare with. None: no such file.
+    pub baseline: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
 }
 
 /// What was written.

@@ -18,6 +18,7 @@ pub(crate) mod tag {
     pub const TASKS: u64 = 5;
     pub const CREDIT: u64 = 6;
     pub const WEEK: u64 = 7;
+    pub const BASELINE: u64 = 8;
 }
 
 /// The stream `idx` of family `tag` for this seed.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader, open_workbook_auto};
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 
 use super::feeds::{self, Defect, FeedSpec, Kind};
 use super::world::{self, Outcome};
@@ -18,6 +18,7 @@ fn opts(scale: u32, seed: u64) -> DemoOptions {
         to: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
         scale,
         seed,
+        baseline: None,
     }
 }
 
@@ -865,4 +866,55 @@ fn io_errors_name_the_path() {
     std::fs::write(&file, b"x").unwrap();
     let err = generate(&file, &opts(1, 1)).unwrap_err();
     assert!(err.to_string().contains("not-a-dir"), "{err}");
+}
+
+#[test]
+fn the_baseline_extract_covers_the_baseline_year_at_the_slower_pace() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(2, 3);
+    o.baseline = Some((
+        NaiveDate::from_ymd_opt(2017, 1, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2017, 12, 31).unwrap(),
+    ));
+    let outcome = world::run(dir.path(), &o).unwrap();
+    let tables = read_all(&outcome);
+    let is_baseline = |t: &&Table| t.path.to_string_lossy().contains("基线");
+    let base: Vec<&Table> = tables.iter().filter(is_baseline).collect();
+    assert_eq!(base.len(), 1);
+    assert_eq!(
+        base[0].path.file_name().unwrap().to_string_lossy(),
+        "报关单数据_2017年基线.csv"
+    );
+    assert_eq!(base[0].feed, "customs_declaration");
+    // 2,000 declarations / 20, at least 200.
+    assert_eq!(base[0].rows.len(), 200);
+    let hours = |t: &Table| -> Vec<f64> {
+        t.rows
+            .iter()
+            .filter_map(|r| Some((r[9].time()? - r[7].time()?).num_seconds() as f64 / 3600.0))
+            .collect()
+    };
+    for r in &base[0].rows {
+        let id = r[0].text().unwrap();
+        assert_eq!(&id[4..8], "2017", "{id}");
+        assert_eq!(r[7].time().unwrap().year(), 2017);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let then = hours(base[0]);
+    assert_eq!(then.len(), 200, "every baseline row has both times");
+    let now: Vec<f64> = tables
+        .iter()
+        .filter(|t| t.feed == "customs_declaration" && !is_baseline(t))
+        .flat_map(hours)
+        .filter(|h| *h < 720.0)
+        .collect();
+    assert!(
+        mean(&then) > 1.5 * mean(&now),
+        "baseline {:.2} h vs now {:.2} h",
+        mean(&then),
+        mean(&now)
+    );
+    // The same options without a baseline write no such file, and the rest is unchanged.
+    let (_d2, plain) = run(2, 3);
+    assert_eq!(plain.summary.files.len() + 1, outcome.summary.files.len());
 }

@@ -314,6 +314,9 @@ pub(crate) fn run(inbox: &Path, opts: &DemoOptions) -> Result<Outcome, DemoError
     };
     engine.out.summary.declarations = total_decl;
     engine.reference_files()?;
+    if let Some((first, last)) = opts.baseline {
+        engine.baseline_extract(first, last, (total_decl / 20).max(200))?;
+    }
     engine.weeks()?;
     engine.saver.finish()?;
     Ok(engine.out)
@@ -561,6 +564,97 @@ impl Engine<'_> {
             },
         );
         Ok(())
+    }
+
+    /// A historical customs extract of the clearance baseline period (2017 for the plan's
+    /// targets), delivered once with the reference data: import and export declarations at the
+    /// slower pace of before the reform (about 2.4 times today's), with inspections. Entry ids
+    /// carry the baseline year, so they never collide with the period's own.
+    fn baseline_extract(
+        &mut self,
+        first: NaiveDate,
+        last: NaiveDate,
+        rows: u64,
+    ) -> Result<(), DemoError> {
+        const SLOWER: f64 = 2.4;
+        let days = (last - first).num_days().max(0) + 1;
+        let cutoff = midnight(self.cal.from);
+        let label =
+            if first.month() == 1 && first.day() == 1 && last.month() == 12 && last.day() == 31 {
+                format!("{}年", first.year())
+            } else {
+                format!("{}至{}", ymd(first), ymd(last))
+            };
+        let format = Format::CsvUtf8Bom;
+        let path = self
+            .inbox
+            .join("customs")
+            .join(format!("报关单数据_{label}基线.{}", format.extension()));
+        self.names_used.insert(path.clone());
+        let mut sink = Sink::create(
+            SinkSpec {
+                spec: &feeds::CUSTOMS_DECLARATION,
+                path,
+                format,
+                cutoff,
+                delivered: cutoff + Duration::minutes(10 * 60 + 40),
+                expected_rows: rows,
+                defects: 0,
+                author: unit_name("customs"),
+            },
+            rng::stream(self.seed, tag::FILE, 3),
+        )?;
+        let mut rng = rng::stream(self.seed, tag::BASELINE, 0);
+        let minutes = |h: f64| Duration::seconds((h * 3600.0).round() as i64);
+        for _ in 0..rows {
+            let day = first + Duration::days(rng.random_range(0..days));
+            let declared =
+                day.and_time(NaiveTime::MIN) + minutes(rng::uniform(&mut rng, 8.5, 17.5));
+            let import = rng::chance(&mut rng, 0.7);
+            let mode = rng::pick(&mut rng, if import { IMPORT_MODES } else { EXPORT_MODES });
+            let office = if rng::chance(&mut rng, 0.6) {
+                OFFICE_CITY
+            } else {
+                OFFICE_AIRPORT
+            };
+            let transport = if rng::chance(&mut rng, 0.7) {
+                AIR
+            } else {
+                ROAD
+            };
+            let entry = self.next_entry_id(&mut rng, office, declared.year(), import);
+            let ci = self.reg.consignee(&mut rng);
+            let consignee = self.reg.all[ci].uscc.clone();
+            let accepted = declared
+                + Duration::minutes(
+                    rng::lognormal(&mut rng, 20.0, 1.0)
+                        .clamp(1.0, 240.0)
+                        .round() as i64,
+                );
+            let inspected = rng::chance(&mut rng, 0.12);
+            let released = if inspected {
+                accepted + minutes(rng::uniform(&mut rng, 24.0, 96.0))
+            } else {
+                let median = if import { 2.2 } else { 0.6 };
+                accepted + minutes((rng::lognormal(&mut rng, median, 0.9) * SLOWER).max(0.05))
+            };
+            let value = rng::lognormal(&mut rng, 120_000.0, 1.4).clamp(50.0, 5e8);
+            sink.write(&[
+                Value::Text(entry),
+                Value::Ie(import),
+                Value::Str(office),
+                Value::Code(mode),
+                Value::Coded(transport.0, transport.1),
+                Value::Text(consignee.clone()),
+                Value::Text(consignee),
+                Value::Time(declared),
+                Value::Time(accepted),
+                Value::Time(released),
+                Value::Bool(inspected),
+                Value::money(value),
+            ])?;
+        }
+        self.close(sink, feeds::CUSTOMS_DECLARATION.feed)
     }
 
     /// Category changes decided by mid-period: smuggling cases make 失信企业, and a few upgrades

@@ -34,8 +34,12 @@ pub enum ExchangeError {
         table: String,
         source: datafusion::common::DataFusionError,
     },
-    #[error("writing {0}: {1}")]
-    Write(PathBuf, String),
+    #[error("{0}")]
+    Io(PathBuf, #[source] std::io::Error),
+    #[error("writing {0}")]
+    Lake(PathBuf, #[source] Box<crate::lake::LakeError>),
+    #[error("writing {0}")]
+    Sheet(PathBuf, #[source] Box<crate::report::workbook::ReportError>),
     #[error("audit log")]
     Audit(#[from] rusqlite::Error),
     #[error(transparent)]
@@ -75,8 +79,7 @@ pub fn audit_db(data_dir: &Path) -> Result<crate::state::Db, ExchangeError> {
 }
 
 fn sha256(path: &Path) -> Result<String, ExchangeError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| ExchangeError::Write(path.to_path_buf(), e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| ExchangeError::Io(path.to_path_buf(), e))?;
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
@@ -107,8 +110,7 @@ pub async fn exchange(
             .unit(unit)
             .ok_or_else(|| ExchangeError::UnknownUnit(unit.clone()))?;
         let dir = data.join("outbox").join(unit).join(week);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ExchangeError::Write(dir.clone(), e.to_string()))?;
+        std::fs::create_dir_all(&dir).map_err(|e| ExchangeError::Io(dir.clone(), e))?;
         let mut tables = Vec::new();
         let mut sheets = Vec::new();
         let mut seen = BTreeSet::new();
@@ -218,7 +220,7 @@ pub async fn exchange(
             let file = dir.join(format!("{}.parquet", grant.table));
             let tmp_lake = Lake::at(dir.clone());
             let write_err =
-                |e: crate::lake::LakeError| ExchangeError::Write(file.clone(), e.to_string());
+                |e: crate::lake::LakeError| ExchangeError::Lake(file.clone(), Box::new(e));
             let mut w = tmp_lake.create(file.clone(), schema).map_err(write_err)?;
             let mut rows: u64 = 0;
             let mut deliveries = BTreeSet::new();
@@ -261,7 +263,7 @@ pub async fn exchange(
                     })
                     .collect();
                 let mut t = workbook::table_from_batches(&bindings, &batches, project.tz)
-                    .map_err(|e| ExchangeError::Write(file.clone(), e.to_string()))?;
+                    .map_err(|e| ExchangeError::Sheet(file.clone(), Box::new(e)))?;
                 t.id = format!("t{}", sheets.len());
                 sheets.push(Sheet {
                     name: grant.table.chars().take(31).collect(),
@@ -313,7 +315,7 @@ pub async fn exchange(
                     .expect("time"),
             };
             workbook::write_xlsx(&wb, &path)
-                .map_err(|e| ExchangeError::Write(path.clone(), e.to_string()))?;
+                .map_err(|e| ExchangeError::Sheet(path.clone(), Box::new(e)))?;
             (Some(name), Some(sha256(&path)?))
         };
         let manifest = Manifest {
@@ -334,7 +336,7 @@ pub async fn exchange(
             &mpath,
             serde_json::to_string_pretty(&manifest).unwrap_or_default(),
         )
-        .map_err(|e| ExchangeError::Write(mpath.clone(), e.to_string()))?;
+        .map_err(|e| ExchangeError::Io(mpath.clone(), e))?;
         audit.commit()?;
         out.push((manifest, mpath));
     }
@@ -351,7 +353,7 @@ pub struct AuditRow {
     pub rows: i64,
     pub rule: String,
     pub mode: String,
-    pub created_at: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub fn audit_rows(data_dir: &Path, unit: Option<&str>) -> Result<Vec<AuditRow>, ExchangeError> {
@@ -367,7 +369,18 @@ pub fn audit_rows(data_dir: &Path, unit: Option<&str>) -> Result<Vec<AuditRow>, 
                 rows: r.get(4)?,
                 rule: r.get(5)?,
                 mode: r.get(6)?,
-                created_at: r.get(7)?,
+                created_at: {
+                    let t: String = r.get(7)?;
+                    chrono::DateTime::parse_from_rfc3339(&t)
+                        .map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                7,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })?
+                        .with_timezone(&chrono::Utc)
+                },
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -6,7 +6,6 @@
 
 use super::{JobError, ingest};
 use crate::config::Project;
-use crate::report::Edition;
 use crate::schedule::{RunCounts, Runner};
 use std::path::Path;
 
@@ -30,12 +29,8 @@ impl ProjectRunner {
         self.handle.block_on(async {
             super::build(p, &crate::transform::Selection::all(), as_of).await?;
             let written = super::report(p, name, &week).await?;
-            for r in &p.settings.recipients {
-                let want = if r.edition == "internal" {
-                    Edition::Internal
-                } else {
-                    Edition::Circulated
-                };
+            for r in &p.recipients {
+                let want = r.edition;
                 for f in written
                     .iter()
                     .filter(|f| f.to_string_lossy().contains(want.code()))
@@ -78,9 +73,9 @@ fn counts(files: &[ingest::FileResult]) -> RunCounts {
 
 impl Runner for ProjectRunner {
     fn ingest_file(&self, unit: &str, path: &Path) -> Result<RunCounts, String> {
-        let (lake, ledger) = super::open(&self.project).map_err(|e| e.to_string())?;
+        let (lake, ledger) = super::open(&self.project).map_err(|e| super::error_chain(&e))?;
         let r = ingest::ingest_file(&self.project, &lake, &ledger, unit, path)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| super::error_chain(&e))?;
         Ok(counts(&[r]))
     }
 
@@ -110,18 +105,18 @@ impl Runner for ProjectRunner {
                         if failed.is_empty() {
                             Ok(pull_counts(&r))
                         } else {
-                            Err(JobError::Other(failed.join("; ")))
+                            Err(JobError::Refused(failed.join("; ")))
                         }
                     })
             }
             _ if job == "build" => {
-                let as_of = crate::transform::AsOf(at.with_timezone(&p.tz).date_naive());
+                let as_of = crate::transform::AsOf::at(p, at.with_timezone(&chrono::Utc));
                 self.handle
                     .block_on(super::build(p, &crate::transform::Selection::all(), as_of))
                     .map(|_| RunCounts::default())
             }
-            _ => Err(JobError::Other(format!("unknown job `{job}`"))),
+            _ => Err(JobError::Refused(format!("unknown job `{job}`"))),
         };
-        result.map_err(|e| e.to_string())
+        result.map_err(|e| super::error_chain(&e))
     }
 }

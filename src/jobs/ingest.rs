@@ -346,8 +346,7 @@ pub(crate) fn write_issues(
             .map(|i| Some(i.severity.label().to_string()))
             .collect()),
     ];
-    let batch = RecordBatch::try_new(quarantine_schema(), cols)
-        .map_err(|e| JobError::Other(e.to_string()))?;
+    let batch = RecordBatch::try_new(quarantine_schema(), cols)?;
     let mut f = lake.create(
         lake.delivery_file(QUARANTINE_TABLE, delivery),
         quarantine_schema(),
@@ -531,7 +530,7 @@ pub fn ingest_file(
     }
 
     match parsed {
-        Err(ParseFailure::Stopped) => Err(JobError::Other(format!(
+        Err(ParseFailure::Stopped) => Err(JobError::Refused(format!(
             "the parse of {file_name} was stopped, but no reason was recorded"
         ))),
         Err(ParseFailure::Job(e)) => {
@@ -553,7 +552,7 @@ pub fn ingest_file(
             std::fs::write(&reason_file, format!("{reason}\n"))
                 .map_err(|e| JobError::Io(reason_file.clone(), e))?;
             ledger.set_paths(delivery, Some(&moved), None)?;
-            tracing::warn!(file = %file_name, unit = unit_dir, %reason, "file quarantined");
+            tracing::info!(file = %file_name, unit = unit_dir, %reason, "file quarantined");
             result.status = Status::Quarantined.as_str();
             result.reason = Some(reason);
             finish_receipt(project, ledger, result, None, &[])

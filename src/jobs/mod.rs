@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod ingest;
 pub mod pull;
 pub mod receipt;
+pub mod status;
 
 use crate::config::Project;
 use crate::lake::ledger::Ledger;
@@ -16,30 +17,85 @@ use crate::transform::{self, AsOf, TransformError};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::path::PathBuf;
 
+/// A job's failure. The larger causes are boxed so a `Result` stays small on the happy path.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
     #[error(transparent)]
-    Lake(#[from] LakeError),
+    Lake(Box<LakeError>),
     #[error(transparent)]
-    Transform(#[from] TransformError),
+    Transform(Box<TransformError>),
     #[error(transparent)]
-    Report(#[from] report::ReportJobError),
+    Report(Box<report::ReportJobError>),
     #[error(transparent)]
-    Exchange(#[from] crate::exchange::ExchangeError),
+    Exchange(Box<crate::exchange::ExchangeError>),
     #[error(transparent)]
-    State(#[from] crate::state::StateError),
+    State(Box<crate::state::StateError>),
     #[error(transparent)]
-    Account(#[from] crate::access::AccountError),
+    Account(Box<crate::access::AccountError>),
+    #[error(transparent)]
+    Schedule(Box<crate::schedule::ScheduleError>),
+    #[error(transparent)]
+    Demo(Box<crate::demo::DemoError>),
+    #[error(transparent)]
+    Template(Box<crate::report::template::TemplateError>),
+    /// Arrow output (CSV, JSON, tables) of a query result.
+    #[error("formatting the result")]
+    Arrow(#[source] Box<datafusion::arrow::error::ArrowError>),
+    #[error("writing {0}")]
+    Workbook(PathBuf, #[source] Box<crate::report::workbook::ReportError>),
+    #[error("encoding JSON")]
+    Json(#[from] serde_json::Error),
+    /// A request that cannot be carried out, with no underlying error (an unknown feed or job,
+    /// a bad argument, failed feeds counted); the message says what and why.
     #[error("{0}")]
-    Other(String),
+    Refused(String),
+}
+
+/// `From` for the boxed variants, so `?` works as with `#[from]`.
+macro_rules! boxed_from {
+    ($($variant:ident: $ty:ty),* $(,)?) => {$(
+        impl From<$ty> for JobError {
+            fn from(e: $ty) -> Self {
+                JobError::$variant(Box::new(e))
+            }
+        }
+    )*};
+}
+
+boxed_from! {
+    Lake: LakeError,
+    Transform: TransformError,
+    Report: report::ReportJobError,
+    Exchange: crate::exchange::ExchangeError,
+    State: crate::state::StateError,
+    Account: crate::access::AccountError,
+    Schedule: crate::schedule::ScheduleError,
+    Demo: crate::demo::DemoError,
+    Template: crate::report::template::TemplateError,
+    Arrow: datafusion::arrow::error::ArrowError,
 }
 
 impl From<datafusion::common::DataFusionError> for JobError {
     fn from(e: datafusion::common::DataFusionError) -> Self {
-        JobError::Transform(TransformError::Query(e))
+        JobError::Transform(Box::new(TransformError::Query(e)))
     }
+}
+
+/// An error and its causes on one line (`a: b: c`), each text once: what the run ledger and
+/// the logs keep of a failure.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !t.is_empty() && !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        src = s.source();
+    }
+    parts.join(": ")
 }
 
 /// Open the lake and ledger of a project, undoing what an interrupted run left.
@@ -106,7 +162,10 @@ pub fn today(project: &Project) -> chrono::NaiveDate {
 /// The as-of date of a week's report: its Sunday.
 pub fn week_as_of(project: &Project, week: &str) -> Result<AsOf, JobError> {
     let (monday, _, _) = report::week_bounds(project, week)?;
-    Ok(AsOf(monday + chrono::Duration::days(6)))
+    Ok(AsOf::end_of_day(
+        project,
+        monday + chrono::Duration::days(6),
+    ))
 }
 
 /// Build the models (all, or one and its upstream) as of a date.
@@ -194,7 +253,7 @@ pub async fn template(
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::Date32Type;
     let today = today(project);
-    let (ctx, _lake) = session(project, AsOf(today)).await?;
+    let (ctx, _lake) = session(project, AsOf::end_of_day(project, today)).await?;
     let sql = format!(
         "SELECT task_id, title, deadline FROM task_registry WHERE array_has(string_to_array(units, ';'), '{}') ORDER BY task_id",
         unit.replace('\'', "")
@@ -224,8 +283,7 @@ pub async fn template(
             .join(unit)
             .join(format!("任务进展_{unit}_{week}.xlsx"))
     });
-    report::template::write_template(project, unit, week, today, &tasks, &path)
-        .map_err(|e| JobError::Other(e.to_string()))?;
+    report::template::write_template(project, unit, week, today, &tasks, &path)?;
     Ok(path)
 }
 
@@ -256,7 +314,7 @@ pub async fn explain_credit(
             .unwrap_or_default()
     };
     let Some(b) = lib.iter().find(|b| b.num_rows() > 0) else {
-        return Err(JobError::Other(format!(
+        return Err(JobError::Refused(format!(
             "enterprise {uscc} is not in the enterprise registry (table enterprise)"
         )));
     };
@@ -275,7 +333,7 @@ pub async fn explain_credit(
         },
         cell(b, 6, 0),
         cell(b, 5, 0),
-        as_of.0
+        as_of.day
     );
     let _ = writeln!(out, "official customs category: {}", cell(b, 1, 0));
     let _ = writeln!(

@@ -92,7 +92,7 @@ pub fn database_feeds<'a>(
         .iter()
         .map(|f| {
             all.iter().copied().find(|p| &p.feed == f).ok_or_else(|| {
-                JobError::Other(format!(
+                JobError::Refused(format!(
                     "`{f}` is not a database feed (database feeds: {})",
                     all.iter()
                         .map(|p| p.feed.as_str())
@@ -227,7 +227,7 @@ pub async fn pull_feed(
     let db = pipeline
         .database
         .as_ref()
-        .ok_or_else(|| JobError::Other(format!("{} is not a database feed", pipeline.feed)))?;
+        .ok_or_else(|| JobError::Refused(format!("{} is not a database feed", pipeline.feed)))?;
     let started = now_utc();
     let mut result = PullResult {
         feed: pipeline.feed.clone(),

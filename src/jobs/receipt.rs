@@ -258,10 +258,10 @@ pub fn write(project: &Project, r: &Receipt) -> Result<PathBuf, JobError> {
     let day = r.processed_at.get(..10).unwrap_or("").to_string();
     let stem = format!("{day}-{:08}-{}", r.delivery, r.file_name);
     let json = dir.join(format!("{stem}.json"));
-    let text = serde_json::to_string_pretty(r).map_err(|e| JobError::Other(e.to_string()))?;
+    let text = serde_json::to_string_pretty(r)?;
     std::fs::write(&json, text).map_err(|e| JobError::Io(json.clone(), e))?;
     let xlsx = dir.join(format!("{stem}.xlsx"));
     crate::report::workbook::write_xlsx(&r.workbook(), &xlsx)
-        .map_err(|e| JobError::Other(format!("receipt {}: {e}", xlsx.display())))?;
+        .map_err(|e| JobError::Workbook(xlsx.clone(), Box::new(e)))?;
     Ok(json)
 }

@@ -37,8 +37,6 @@ pub enum LakeError {
     Ledger(#[from] rusqlite::Error),
     #[error(transparent)]
     State(#[from] crate::state::StateError),
-    #[error("{0}")]
-    Other(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LakeError + '_ {

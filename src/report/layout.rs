@@ -17,28 +17,7 @@ use chrono::{Datelike, NaiveDate, TimeZone, Weekday};
 use datafusion::prelude::SessionContext;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Edition {
-    /// 内部版: the commerce bureau's own copy, restricted columns included.
-    Internal,
-    /// 通报版: circulated to every unit, no restricted column.
-    Circulated,
-}
-
-impl Edition {
-    pub fn code(self) -> &'static str {
-        match self {
-            Edition::Internal => "internal",
-            Edition::Circulated => "circulated",
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Edition::Internal => "内部版（含受限信息，仅限市商务局）",
-            Edition::Circulated => "通报版（不含受限信息）",
-        }
-    }
-}
+pub use crate::config::spec::Edition;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportJobError {
@@ -46,14 +25,24 @@ pub enum ReportJobError {
     Unknown(String),
     #[error("bad week `{0}`: expected an ISO week such as 2026-W47")]
     Week(String),
-    #[error("report `{report}`, sheet `{sheet}`: {message}")]
+    #[error("report `{report}`, sheet `{sheet}`")]
     Sheet {
         report: String,
         sheet: String,
-        message: String,
+        #[source]
+        source: datafusion::common::DataFusionError,
     },
-    #[error("writing {0}: {1}")]
-    Write(PathBuf, String),
+    #[error("report `{report}`, sheet `{sheet}`")]
+    Cells {
+        report: String,
+        sheet: String,
+        #[source]
+        source: Box<workbook::ReportError>,
+    },
+    #[error("creating {0}")]
+    Dir(PathBuf, #[source] std::io::Error),
+    #[error("writing {0}")]
+    Write(PathBuf, #[source] Box<workbook::ReportError>),
 }
 
 /// Local Monday of an ISO week and the UTC instants of its start and end.
@@ -131,19 +120,24 @@ pub async fn build_workbook(
         if spec.internal_only && edition == Edition::Circulated {
             continue;
         }
-        let err = |message: String| ReportJobError::Sheet {
+        let err = |source| ReportJobError::Sheet {
             report: name.to_string(),
             sheet: spec.name.clone(),
-            message,
+            source,
+        };
+        let cells = |source| ReportJobError::Cells {
+            report: name.to_string(),
+            sheet: spec.name.clone(),
+            source: Box::new(source),
         };
         let sql = render_report_sql(spec.sql.get_ref(), &week, &start, &end);
         let batches = ctx
             .sql(&sql)
             .await
-            .map_err(|e| err(e.to_string()))?
+            .map_err(err)?
             .collect()
             .await
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(err)?;
         let bindings: Vec<ColumnBinding> = spec
             .columns
             .iter()
@@ -164,8 +158,8 @@ pub async fn build_workbook(
                 width: c.width,
             })
             .collect();
-        let mut table = workbook::table_from_batches(&bindings, &batches, project.tz)
-            .map_err(|e| err(e.to_string()))?;
+        let mut table =
+            workbook::table_from_batches(&bindings, &batches, project.tz).map_err(cells)?;
         table.id = format!("t{}", sheets.len());
         let mut blocks = Vec::new();
         if let Some(t) = &spec.title {
@@ -206,8 +200,8 @@ pub async fn build_workbook(
                         format: Some(Format::Text),
                         width: None,
                     }];
-                    let p = workbook::table_from_batches(&pb, &batches, project.tz)
-                        .map_err(|e| err(e.to_string()))?;
+                    let p =
+                        workbook::table_from_batches(&pb, &batches, project.tz).map_err(cells)?;
                     if let Some(Value::Text(t)) = p.rows.first().and_then(|r| r.first()) {
                         blocks.push(Block::Paragraph(t.clone()));
                     }
@@ -250,14 +244,15 @@ pub async fn build_workbook(
                             .filter(|c| bindings.iter().any(|b| b.field == *c.field.get_ref()))
                             .position(|c| c.field.get_ref() == f)
                     };
-                    if let Some(cat) = pos(&ch.category) {
-                        let values: Vec<usize> = ch.values.iter().filter_map(|v| pos(v)).collect();
+                    if let Some(cat) = pos(ch.category.get_ref()) {
+                        let values: Vec<usize> =
+                            ch.values.iter().filter_map(|v| pos(v.get_ref())).collect();
                         if !values.is_empty() && !table.rows.is_empty() {
                             charts.push(ChartSpec {
-                                kind: match ch.kind.as_str() {
-                                    "column" => ChartKind::Column,
-                                    "pie" => ChartKind::Pie,
-                                    _ => ChartKind::Line,
+                                kind: match ch.kind {
+                                    crate::config::spec::ChartKind::Column => ChartKind::Column,
+                                    crate::config::spec::ChartKind::Pie => ChartKind::Pie,
+                                    crate::config::spec::ChartKind::Line => ChartKind::Line,
                                 },
                                 title: ch.title.clone(),
                                 table_id: table.id.clone(),
@@ -311,7 +306,7 @@ pub async fn write_report(
     let (monday, _, _) = week_bounds(project, week)?;
     let week = crate::transform::functions::iso_week_of(monday);
     let dir = project.data_dir().join("reports").join(&week);
-    std::fs::create_dir_all(&dir).map_err(|e| ReportJobError::Write(dir.clone(), e.to_string()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| ReportJobError::Dir(dir.clone(), e))?;
     let file = report
         .spec
         .file_name
@@ -319,7 +314,7 @@ pub async fn write_report(
         .replace("{edition}", edition.code());
     let path = dir.join(format!("{file}.xlsx"));
     workbook::write_xlsx(&wb, &path)
-        .map_err(|e| ReportJobError::Write(path.clone(), e.to_string()))?;
+        .map_err(|e| ReportJobError::Write(path.clone(), Box::new(e)))?;
     Ok(path)
 }
 

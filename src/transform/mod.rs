@@ -249,27 +249,27 @@ async fn current_snapshot(
         }
         None => view_sql.to_string(),
     };
+    // Any failure here only means the view is used instead; the error (with its causes) is
+    // logged below.
+    type AnyError = Box<dyn std::error::Error + Send + Sync>;
     let write = async {
-        let df = ctx.sql(&sql).await.map_err(|e| e.to_string())?;
+        let df = ctx.sql(&sql).await?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let mut stream = df.execute_stream().await.map_err(|e| e.to_string())?;
+        let mut stream = df.execute_stream().await?;
         let out = Lake::at(dir.clone()).with_settings(project.settings.lake);
-        let mut w = out
-            .create_with_key(
-                file.clone(),
-                schema,
-                &project.schemas[name].distinct_columns(),
-            )
-            .map_err(|e| e.to_string())?;
+        let mut w = out.create_with_key(
+            file.clone(),
+            schema,
+            &project.schemas[name].distinct_columns(),
+        )?;
         while let Some(b) = stream.next().await {
-            w.write(&b.map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?;
+            w.write(&b?)?;
         }
-        let done = w.finish().map_err(|e| e.to_string())?;
+        let done = w.finish()?;
         let rows = done.rows;
-        done.commit().map_err(|e| e.to_string())?;
-        snapshot::write_listing(&file, &listed).map_err(|e| e.to_string())?;
-        Ok::<u64, String>(rows)
+        done.commit()?;
+        snapshot::write_listing(&file, &listed)?;
+        Ok::<u64, AnyError>(rows)
     };
     let written = write.await;
     if prev.is_some() {
@@ -288,7 +288,13 @@ async fn current_snapshot(
             Some(file)
         }
         Err(e) => {
-            tracing::warn!(table = name, error = %e, "current state not materialised; using the view");
+            let mut chain = e.to_string();
+            let mut src = e.source();
+            while let Some(c) = src {
+                chain = format!("{chain}: {c}");
+                src = c.source();
+            }
+            tracing::warn!(table = name, error = %chain, "current state not materialised; using the view");
             None
         }
     }
@@ -417,26 +423,51 @@ pub fn register_ledger(ctx: &SessionContext, ledger: &Ledger) -> Result<(), Tran
     Ok(())
 }
 
-/// The date models are computed as of: the report for week W sees only what happened by its end.
+/// The moment models are computed as of: a report for week W sees what had happened by the end
+/// of its Sunday; `sanhu status` sees what has happened by now. A feed period whose deadline is
+/// after this instant is not judged yet (未到期).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AsOf(pub chrono::NaiveDate);
+pub struct AsOf {
+    /// The local calendar day of the instant (the day of `{{as_of}}`).
+    pub day: chrono::NaiveDate,
+    /// The instant itself, UTC.
+    pub instant: chrono::DateTime<chrono::Utc>,
+}
 
 impl AsOf {
-    /// The UTC instant of local midnight after the as-of day.
-    pub fn end_utc(&self, project: &Project) -> chrono::NaiveDateTime {
+    /// As of the end of a local day: the UTC instant of local midnight after it.
+    pub fn end_of_day(project: &Project, day: chrono::NaiveDate) -> AsOf {
         use chrono::TimeZone;
-        let next = self
-            .0
+        let next = day
             .succ_opt()
-            .unwrap_or(self.0)
+            .unwrap_or(day)
             .and_hms_opt(0, 0, 0)
             .expect("midnight");
-        project
+        let instant = project
             .tz
             .from_local_datetime(&next)
             .earliest()
-            .map(|t| t.naive_utc())
-            .unwrap_or(next)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_else(|| next.and_utc());
+        AsOf { day, instant }
+    }
+
+    /// As of an instant; its day is the local day it falls on.
+    pub fn at(project: &Project, instant: chrono::DateTime<chrono::Utc>) -> AsOf {
+        AsOf {
+            day: instant.with_timezone(&project.tz).date_naive(),
+            instant,
+        }
+    }
+
+    /// As of now.
+    pub fn now(project: &Project) -> AsOf {
+        AsOf::at(project, chrono::Utc::now())
+    }
+
+    /// The instant as a naive UTC date-time (what `{{as_of_end_utc}}` renders).
+    pub fn end_utc(&self) -> chrono::NaiveDateTime {
+        self.instant.naive_utc()
     }
 }
 
@@ -447,14 +478,11 @@ pub fn render_sql(project: &Project, sql: &str, as_of: AsOf) -> String {
         .replace("{{outlier_hours}}", &c.outlier_hours.to_string())
         .replace("{{baseline_period}}", &c.baseline_period)
         .replace("{{timezone}}", &project.tz.to_string())
-        .replace("{{as_of}}", &as_of.0.format("%Y-%m-%d").to_string())
-        .replace("{{as_of_week}}", &functions::iso_week_of(as_of.0))
+        .replace("{{as_of}}", &as_of.day.format("%Y-%m-%d").to_string())
+        .replace("{{as_of_week}}", &functions::iso_week_of(as_of.day))
         .replace(
             "{{as_of_end_utc}}",
-            &as_of
-                .end_utc(project)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string(),
+            &as_of.end_utc().format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
         );
     match &project.credit {
         Some(c) => c.render(&sql),
@@ -543,7 +571,7 @@ pub fn register_config(
                 .unwrap_or(0)
         };
         let mut w = monday(first);
-        let last = monday(as_of.0);
+        let last = monday(as_of.day);
         while w <= last {
             let next = w + Duration::days(7);
             for p in &project.pipelines {
@@ -788,7 +816,7 @@ pub async fn check_models(project: &Project) -> Vec<Problem> {
         "deliveries",
         Arc::new(MemTable::try_new(deliveries_schema(), vec![vec![]]).expect("schema")),
     );
-    let as_of = AsOf(chrono::Utc::now().with_timezone(&project.tz).date_naive());
+    let as_of = AsOf::now(project);
     if let Err(e) = register_config(&ctx, project, None, as_of) {
         problems.push(Problem {
             file: project.settings_file.clone(),

@@ -193,3 +193,79 @@ fn only_the_selected_models_are_rebuilt() {
          declared_to_released,5,3.0\nreleased_to_gate_out,3,30.0\n"
     );
 }
+
+/// Against the 2017 baseline (sanhu.toml `baseline_period`), by hand:
+/// imports 2017-03: 10 h and 14 h → baseline 12 h; W46: 4 h and 8 h → mean 6 h, change
+/// (6 − 12) / 12 = −0.5, targets 12·2/3 = 8 h (2018) and 12/2 = 6 h (2021): both met, the
+/// second exactly on its boundary. Exports 2017-03: 3 h; W46: 2.5 h → change −0.5/3 = −0.1667,
+/// targets 2 h and 1.5 h: neither met.
+#[test]
+fn clearance_against_the_baseline_and_both_targets() {
+    let p = Project::bundled();
+    let decls = "报关单号,进出口,申报地海关,监管方式,申报时间,放行时间\n\
+        020120171000000001,I,0201,0110,2017-03-06 08:00,2017-03-06 18:00\n\
+        020120171000000002,I,0201,0110,2017-03-07 08:00,2017-03-07 22:00\n\
+        020120170000000003,E,0201,0110,2017-03-08 09:00,2017-03-08 12:00\n\
+        020120261000000011,I,0201,0110,2026-11-09 10:00,2026-11-09 14:00\n\
+        020120261000000012,I,0201,0110,2026-11-10 10:00,2026-11-10 18:00\n\
+        020120260000000013,E,0201,0110,2026-11-11 10:00,2026-11-11 12:30\n";
+    p.drop_file("customs", "报关单数据.csv", decls.as_bytes());
+    p.ok(&["ingest"]);
+    p.ok(&["build"]);
+    assert_eq!(
+        p.csv("select period, ie_flag, mean_h, baseline_period, baseline_h, change_vs_baseline, target_2018_h, target_2021_h, meets_2018_target, meets_2021_target from clearance_vs_target where period_kind = 'week' and period = '2026-W46' and measure like '通关时间%' order by ie_flag"),
+        "period,ie_flag,mean_h,baseline_period,baseline_h,change_vs_baseline,target_2018_h,target_2021_h,meets_2018_target,meets_2021_target\n\
+         2026-W46,E,2.5,2017,3.0,-0.1667,2.0,1.5,false,false\n\
+         2026-W46,I,6.0,2017,12.0,-0.5,8.0,6.0,true,true\n"
+    );
+    // No airport data: the overall-time proxy has neither a mean nor a baseline.
+    assert_eq!(
+        p.csv("select ie_flag, mean_h, baseline_h, meets_2021_target from clearance_vs_target where period_kind = 'week' and period = '2026-W46' and measure like '整体%' order by ie_flag"),
+        "ie_flag,mean_h,baseline_h,meets_2021_target\nE,,,\nI,,,\n"
+    );
+}
+
+/// 一次查验 and 监管互认 for W46, by hand. Four declarations:
+/// 21 inspected by customs jointly with CIQ, and by CIQ (joint): both, together;
+/// 22 by customs alone and by CIQ alone: both, not together;
+/// 23 by CIQ only, released by customs without its own inspection: recognised;
+/// 24 by nobody.
+/// inspected_by_both 2, together 1 → rate 0.5; CIQ-inspected 3, recognised 1 → 0.3333.
+#[test]
+fn joint_inspection_and_mutual_recognition_rates() {
+    let p = Project::bundled();
+    p.drop_file(
+        "customs",
+        "报关单数据.csv",
+        "报关单号,进出口,申报地海关,监管方式,申报时间,放行时间,是否查验\n\
+         020120261000000021,I,0201,0110,2026-11-09 10:00,2026-11-10 10:00,是\n\
+         020120261000000022,I,0201,0110,2026-11-09 11:00,2026-11-10 11:00,是\n\
+         020120261000000023,I,0201,0110,2026-11-09 12:00,2026-11-10 12:00,否\n\
+         020120261000000024,I,0201,0110,2026-11-09 13:00,2026-11-09 15:00,否\n"
+            .as_bytes(),
+    );
+    p.drop_file(
+        "customs",
+        "海关查验记录.csv",
+        "查验编号,报关单号,查验开始时间,查验结束时间,是否关检联合查验\n\
+         C21,020120261000000021,2026-11-09 14:00,2026-11-09 15:00,是\n\
+         C22,020120261000000022,2026-11-09 14:00,2026-11-09 15:00,否\n"
+            .as_bytes(),
+    );
+    p.drop_file(
+        "ciq",
+        "报检数据.csv",
+        "报检号,报关单号,报检时间,检验时间,是否联合查验\n\
+         Q21,020120261000000021,2026-11-09 10:00,2026-11-09 14:00,是\n\
+         Q22,020120261000000022,2026-11-09 11:00,2026-11-09 16:00,否\n\
+         Q23,020120261000000023,2026-11-09 12:00,2026-11-09 17:00,否\n"
+            .as_bytes(),
+    );
+    p.ok(&["ingest"]);
+    p.ok(&["build"]);
+    assert_eq!(
+        p.csv("select week, declarations, inspected_by_both, inspected_together, joint_inspection_rate, ciq_inspected, recognised_by_customs, mutual_recognition_rate from joint_inspection order by week"),
+        "week,declarations,inspected_by_both,inspected_together,joint_inspection_rate,ciq_inspected,recognised_by_customs,mutual_recognition_rate\n\
+         2026-W46,4,2,1,0.5,3,1,0.3333\n"
+    );
+}

@@ -44,6 +44,14 @@ impl Project {
         Project { dir }
     }
 
+    /// The bundled project exactly as shipped, with its `[[seeds]]`.
+    pub fn bundled_with_seeds() -> Project {
+        let p = Project::bundled();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(root.join("sanhu.toml"), p.path().join("sanhu.toml")).unwrap();
+        p
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -2,6 +2,7 @@
 
 use crate::common::{self, Project};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 const PENALTIES: &str = "案件编号,统一社会信用代码,决定日期,案件类型,罚没金额(元),主动披露\n\
     CASE-1,91310110666007217T,2026-11-10,违规,80000,否\n";
@@ -42,9 +43,41 @@ fn parquet_columns(path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// The restricted columns as the schema files declare them, read with a plain TOML parser (not
+/// the code under test): table → column → the units it may reach.
+fn restricted_from_schema_files(
+    dir: &std::path::Path,
+) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let mut out: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for e in std::fs::read_dir(dir.join("schemas")).unwrap() {
+        let path = e.unwrap().path();
+        let v: toml::Value = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let table = v["table"].as_str().unwrap().to_string();
+        for c in v["columns"].as_array().unwrap() {
+            if c.get("classification").and_then(|x| x.as_str()) == Some("restricted") {
+                let to = c
+                    .get("restricted_to")
+                    .and_then(|x| x.as_array())
+                    .map(|a| a.iter().map(|u| u.as_str().unwrap().to_string()).collect())
+                    .unwrap_or_default();
+                out.entry(table.clone())
+                    .or_default()
+                    .insert(c["name"].as_str().unwrap().to_string(), to);
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn no_restricted_column_reaches_a_unit_not_named_on_it_across_the_whole_config() {
     let p = Project::bundled();
+    // A careless grant: every column of the penalties to CIQ, which no restricted column names.
+    let mut sharing = std::fs::read_to_string(p.path().join("sharing.toml")).unwrap();
+    sharing.push_str(
+        "\n[[share]]\nunit = \"ciq\"\ntable = \"customs_penalty\"\ncolumns = [\"*\"]\nrule = \"测试：全部列\"\n",
+    );
+    std::fs::write(p.path().join("sharing.toml"), sharing).unwrap();
     p.drop_file(
         "customs",
         "报关单数据.csv",
@@ -54,16 +87,34 @@ fn no_restricted_column_reaches_a_unit_not_named_on_it_across_the_whole_config()
     p.ok(&["ingest"]);
     p.ok(&["build", "--as-of", "2026-11-15"]);
     p.ok(&["exchange", "--week", "2026-W46", "--full"]);
-    let project = sanhu::config::load(p.path()).unwrap();
-    let mut checked = 0;
-    for unit in &project.units {
-        let m = manifest(&p, &unit.code, "2026-W46");
+    let restricted = restricted_from_schema_files(p.path());
+    // What the bundled schemas declare (a person can check these against schemas/).
+    assert_eq!(
+        restricted
+            .iter()
+            .flat_map(|(t, cols)| cols.keys().map(move |c| format!("{t}.{c}")))
+            .collect::<Vec<_>>(),
+        [
+            "border_conveyance.incident",
+            "customs_penalty.amount_cny",
+            "customs_penalty.case_type",
+            "tax_arrears.amount_cny",
+        ]
+    );
+    let units: Vec<String> = std::fs::read_dir(p.path().join("data/outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(units.len(), 8, "{units:?}");
+    let (mut checked, mut withheld) = (0, 0);
+    for unit in &units {
+        let m = manifest(&p, unit, "2026-W46");
         for t in m["tables"].as_array().unwrap() {
             let table = t["table"].as_str().unwrap();
             let file = p
                 .path()
                 .join("data/outbox")
-                .join(&unit.code)
+                .join(unit)
                 .join("2026-W46")
                 .join(t["file"].as_str().unwrap());
             // The manifest's hash is the file's.
@@ -71,40 +122,55 @@ fn no_restricted_column_reaches_a_unit_not_named_on_it_across_the_whole_config()
                 t["sha256"].as_str().unwrap(),
                 hex::encode(Sha256::digest(std::fs::read(&file).unwrap()))
             );
-            for col in parquet_columns(&file) {
-                assert!(
-                    sanhu::config::sharing::may_see(&project.schemas, table, &col, &unit.code),
-                    "{} received restricted column {table}.{col}",
-                    unit.code
-                );
-                checked += 1;
+            let cols = parquet_columns(&file);
+            let listed: Vec<String> = t["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(cols, listed, "{unit}: {table}: manifest columns");
+            for (col, to) in restricted.get(table).into_iter().flatten() {
+                if !to.contains(unit) {
+                    assert!(
+                        !cols.contains(col),
+                        "{unit} received restricted column {table}.{col}"
+                    );
+                    withheld += 1;
+                }
             }
+            checked += cols.len();
         }
     }
     assert!(checked > 50, "only {checked} columns checked");
-    // The commerce bureau gets the penalty amount; customs too (named on the column); CIQ gets no penalties at all.
-    let commerce = manifest(&p, "commerce", "2026-W46");
-    let pen = commerce["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == "customs_penalty")
-        .unwrap();
-    assert!(
-        pen["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c == "amount_cny")
+    // CIQ's careless grant: the penalties arrive without the two restricted columns (and with
+    // the lineage column naming the delivery each row came in).
+    let ciq = table_entry(&manifest(&p, "ciq", "2026-W46"), "customs_penalty");
+    assert_eq!(
+        ciq["columns"],
+        serde_json::json!([
+            "case_no",
+            "uscc",
+            "decided_on",
+            "voluntary_disclosure",
+            "_delivery"
+        ])
     );
-    let ciq = manifest(&p, "ciq", "2026-W46");
-    assert!(
-        ciq["tables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["table"] != "customs_penalty")
-    );
+    assert!(withheld >= 2);
+    // The commerce bureau, named on the columns, gets the amount (customs, the source, is not
+    // sent its own table back).
+    {
+        let unit = "commerce";
+        let pen = table_entry(&manifest(&p, unit, "2026-W46"), "customs_penalty");
+        assert!(
+            pen["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == "amount_cny"),
+            "{unit}: {pen}"
+        );
+    }
 }
 
 #[test]

@@ -77,3 +77,61 @@ fn weekly_workbook_matches_its_golden_dump_in_both_editions() {
         );
     }
 }
+
+/// The 通报 names the units late or missing for the latest period whose deadline had passed by
+/// the report's week end: for the W48 report that is W47 (W48's own deliveries are due in W49).
+#[test]
+fn the_circular_names_units_late_or_missing_for_the_last_period_due() {
+    let p = Project::bundled();
+    let reg = p.drop_file(
+        "commerce",
+        "任务清单.csv",
+        include_str!("../../seed/task_registry.csv").as_bytes(),
+    );
+    // 2026-11-23 09:00 local: Monday of W48, before the 10:00 deadline of W47's declarations.
+    set_mtime(&reg, 1_795_395_600);
+    let decl = p.drop_file(
+        "customs",
+        "报关单数据_2026-W47.csv",
+        common::DECLARATIONS_CSV.as_bytes(),
+    );
+    set_mtime(&decl, 1_795_395_600);
+    let progress = |unit: &str| {
+        format!(
+            "任务编号,报送单位,报送周期,报送日期,进展状态,完成百分比\n3.1.1,{unit},2026-W47,2026-11-26,推进中,50\n"
+        )
+    };
+    // Transport reports W47's progress on Thursday 2026-11-26 10:00 (due Friday 17:00): on
+    // time, and it owes nothing else. Aviation reports on Saturday 2026-11-28 10:00: late.
+    let t = p.drop_file(
+        "transport",
+        "任务进展_transport.csv",
+        progress("transport").as_bytes(),
+    );
+    set_mtime(&t, 1_795_658_400);
+    let a = p.drop_file(
+        "aviation",
+        "任务进展_aviation.csv",
+        progress("aviation").as_bytes(),
+    );
+    set_mtime(&a, 1_795_831_200);
+    p.ok(&["ingest"]);
+    p.ok(&["build", "--as-of", "2026-11-29"]);
+    assert_eq!(
+        p.csv("select unit, timeliness from feed_timeliness where feed = 'task_progress' and unit in ('transport', 'aviation', 'customs') order by unit"),
+        "unit,timeliness\naviation,late\ncustoms,missing\ntransport,on_time\n"
+    );
+    let wb = p.weekly_workbook("2026-W48", sanhu::report::Edition::Circulated);
+    let dump = sanhu::report::dump::dump(&wb);
+    let line = dump
+        .lines()
+        .find(|l| l.contains("未按时报送"))
+        .expect("the circular paragraph");
+    // Every unit but transport owes a W47 feed it did not deliver on time; in unit-code order.
+    assert!(
+        line.contains(
+            "未按时报送数据的单位（2026-W47）：机场集团、民航办、边防、检验检疫、商务局、海关、空港物流园区。"
+        ),
+        "{line}"
+    );
+}

@@ -58,3 +58,98 @@ fn an_unknown_key_and_a_bad_reference_are_both_reported() {
         "{err}"
     );
 }
+
+/// 1-based line and column of the first `needle` in `text` (columns in characters).
+fn line_col(text: &str, needle: &str) -> (usize, usize) {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not found"));
+    let line = text[..at].matches('\n').count() + 1;
+    let col = text[..at].rsplit('\n').next().unwrap().chars().count() + 1;
+    (line, col)
+}
+
+/// TOML, cross-file references, report layouts and SQL: every problem in one run, each with the
+/// line and column of what is wrong (no line 0).
+#[test]
+fn every_problem_in_one_run_each_with_its_line() {
+    let p = Project::bundled();
+    let settings = p.path().join("sanhu.toml");
+    let mut text = std::fs::read_to_string(&settings).unwrap();
+    text.push_str(
+        "\n[[units]]\ncode = \"park\"\nname = \"又一个园区\"\nshort = \"园区\"\n\
+         \n[[recipients]]\nunit = \"nobody\"\nedition = \"circulated\"\n\
+         \n[[recipients]]\nunit = \"customs\"\nedition = \"internal\"\n",
+    );
+    std::fs::write(&settings, &text).unwrap();
+    let dup_unit = line_col(&text, "code = \"park\"\nname = \"又一个");
+    let nobody = line_col(&text, "\"nobody\"");
+    let internal = line_col(&text, "\"internal\"");
+
+    let pipeline = p.path().join("pipelines/customs_declaration.toml");
+    let ptext = std::fs::read_to_string(&pipeline)
+        .unwrap()
+        .replace("\"declarations*\"", "\"declarations[\"");
+    std::fs::write(&pipeline, &ptext).unwrap();
+    let pattern = line_col(&ptext, "\"declarations[\"");
+
+    let report = p.path().join("reports/weekly.toml");
+    let rtext = std::fs::read_to_string(&report)
+        .unwrap()
+        .replace("category = \"grade\"", "category = \"grades\"");
+    std::fs::write(&report, &rtext).unwrap();
+    let category = line_col(&rtext, "\"grades\"");
+
+    std::fs::write(
+        p.path().join("queries/bad_model.sql"),
+        "-- a model with a typo\nSELECT entry_id,\n       decalred_at\nFROM customs_declaration\n",
+    )
+    .unwrap();
+
+    let out = p.sanhu(&["validate"]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let at =
+        |f: &std::path::Path, (l, c): (usize, usize)| format!("error: {}:{l}:{c}: ", f.display());
+    for want in [
+        format!(
+            "{}unit `park` is declared twice",
+            at(&settings, (dup_unit.0, 8))
+        ),
+        format!("{}recipient: unknown unit `nobody`", at(&settings, nobody)),
+        format!(
+            "{}recipient `customs`: the internal edition holds restricted columns",
+            at(&settings, internal)
+        ),
+        format!("{}bad file pattern `declarations[`", at(&pipeline, pattern)),
+        format!(
+            "{}sheet `资信等级分布`: chart column `grades` is not one of the sheet's columns",
+            at(&report, category)
+        ),
+        at(&p.path().join("queries/bad_model.sql"), (3, 8)),
+    ] {
+        assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+    }
+    assert!(!err.contains(":0:0"), "{err}");
+    assert!(err.contains("error: 6 configuration problem(s)"), "{err}");
+}
+
+#[test]
+fn an_unknown_chart_kind_is_a_parse_error_with_its_line() {
+    let p = Project::bundled();
+    let report = p.path().join("reports/weekly.toml");
+    let text = std::fs::read_to_string(&report).unwrap().replace(
+        "kind = \"column\"\ntitle = \"综合等级分布\"",
+        "kind = \"bar\"\ntitle = \"综合等级分布\"",
+    );
+    std::fs::write(&report, &text).unwrap();
+    let (line, col) = line_col(&text, "\"bar\"");
+    let out = p.sanhu(&["validate"]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "error: {}:{line}:{col}: unknown variant `bar`",
+        report.display()
+    );
+    assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+}
