@@ -132,14 +132,184 @@ pub fn recover(lake: &Lake, ledger: &Ledger, project: &Project) -> Result<usize,
         }
         ledger.delete(*id)?;
     }
-    if swept + pending.len() > 0 {
+    let finished = finish_committed(lake, ledger, project)?;
+    if swept + pending.len() + finished > 0 {
         tracing::warn!(
             partial_files = swept,
             pending_deliveries = pending.len(),
+            committed_deliveries_finished = finished,
             "recovered from an interrupted run"
         );
     }
     Ok(pending.len())
+}
+
+/// Finish deliveries that committed before a crash cut their last steps short. A file still in
+/// the inbox with the committed content is moved where its delivery put it (archive, the
+/// duplicates folder or the quarantine), silently: it is the same delivery, not a second one.
+/// A receipt that was never written is written now, from the ledger and the quarantined rows.
+/// Returns how many deliveries were finished.
+fn finish_committed(lake: &Lake, ledger: &Ledger, project: &Project) -> Result<usize, JobError> {
+    let data = project.data_dir();
+    let day = chrono::Utc::now()
+        .with_timezone(&project.tz)
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut finished = 0;
+    for u in ledger.unfinished()? {
+        let mut archived = u.archive_path.clone().map(PathBuf::from);
+        if archived.is_none() {
+            let inbox = data.join("inbox").join(&u.unit).join(&u.file_name);
+            let same = inbox.is_file() && sha256_file(&inbox).is_ok_and(|(sha, _)| sha == u.sha256);
+            if same {
+                let dir = match u.status.as_str() {
+                    "duplicate" => data
+                        .join("archive")
+                        .join(&u.unit)
+                        .join(&day)
+                        .join("duplicates"),
+                    "quarantined" => data.join("quarantine").join(&u.unit).join(&day),
+                    _ => data.join("archive").join(&u.unit).join(&day),
+                };
+                let moved = move_into(&inbox, &dir, u.id)?;
+                if u.status == "quarantined" {
+                    let reason_file = moved.with_file_name(format!(
+                        "{}.reason.txt",
+                        moved.file_name().unwrap_or_default().to_string_lossy()
+                    ));
+                    std::fs::write(
+                        &reason_file,
+                        format!("{}\n", u.reason.as_deref().unwrap_or("")),
+                    )
+                    .map_err(|e| JobError::Io(reason_file.clone(), e))?;
+                }
+                ledger.set_paths(u.id, Some(&moved), None)?;
+                archived = Some(moved);
+            } else {
+                archived = find_moved(&data, &u.unit, u.id, &u.file_name);
+                if let Some(a) = &archived {
+                    ledger.set_paths(u.id, Some(a), None)?;
+                }
+            }
+        }
+        // A receipt only for a file delivery (a database pull writes its own, and has no file).
+        if u.receipt_path.is_none() && archived.is_some() {
+            let result = FileResult {
+                unit: u.unit.clone(),
+                file_name: u.file_name.clone(),
+                delivery: u.id,
+                status: match u.status.as_str() {
+                    "ingested" => Status::Ingested.as_str(),
+                    "quarantined" => Status::Quarantined.as_str(),
+                    _ => Status::Duplicate.as_str(),
+                },
+                feed: u.feed.clone(),
+                table: u.table.clone(),
+                rows_accepted: u.rows_accepted.max(0) as u64,
+                rows_rejected: u.rows_rejected.max(0) as u64,
+                rows_warned: u.rows_warned.max(0) as u64,
+                reason: u.reason.clone(),
+                receipt: None,
+            };
+            let meta = match (&u.sheet, u.header_row, &u.feed) {
+                (Some(sheet), Some(header_row), Some(feed)) => Some(receipt::SheetMeta {
+                    sheet: sheet.clone(),
+                    header_row,
+                    rows_read: u.rows_read.max(0) as u64,
+                    rows_skipped: u.rows_skipped.max(0) as u64,
+                    feed_title: project
+                        .pipelines
+                        .iter()
+                        .find(|p| &p.feed == feed)
+                        .map(|p| p.title.clone())
+                        .unwrap_or_else(|| feed.clone()),
+                }),
+                _ => None,
+            };
+            let issues = read_issues(lake, u.id)?;
+            finish_receipt(project, ledger, result, meta, &issues)?;
+        }
+        finished += 1;
+    }
+    Ok(finished)
+}
+
+/// A file a crash moved out of the inbox before its new place was recorded.
+fn find_moved(data: &Path, unit: &str, delivery: i64, file_name: &str) -> Option<PathBuf> {
+    let name = format!("{delivery:08}-{file_name}");
+    for base in [
+        data.join("archive").join(unit),
+        data.join("quarantine").join(unit),
+    ] {
+        for day in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            for dir in [day.path(), day.path().join("duplicates")] {
+                let f = dir.join(&name);
+                if f.is_file() {
+                    return Some(f);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The rows a delivery quarantined, read back from its quarantine file in the lake.
+fn read_issues(lake: &Lake, delivery: i64) -> Result<Vec<Issue>, JobError> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Int64Type;
+    let path = lake.delivery_file(QUARANTINE_TABLE, delivery);
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let file = std::fs::File::open(&path).map_err(|e| JobError::Io(path.clone(), e))?;
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.build())
+            .map_err(|e| crate::lake::LakeError::Parquet {
+                path: path.clone(),
+                source: e,
+            })?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let b = batch?;
+        let col = |name: &str| {
+            b.column_by_name(name)
+                .and_then(|c| c.as_string_opt::<i32>().cloned())
+        };
+        let (Some(column), Some(letter), Some(value), Some(reason), Some(severity)) = (
+            col("column"),
+            col("column_letter"),
+            col("value"),
+            col("reason"),
+            col("severity"),
+        ) else {
+            continue;
+        };
+        let Some(row) = b
+            .column_by_name("row")
+            .and_then(|c| c.as_primitive_opt::<Int64Type>().cloned())
+        else {
+            continue;
+        };
+        for i in 0..b.num_rows() {
+            let text = |a: &datafusion::arrow::array::StringArray| {
+                (!a.is_null(i)).then(|| a.value(i).to_string())
+            };
+            out.push(Issue {
+                row: u32::try_from(row.value(i)).unwrap_or(0),
+                column: text(&column),
+                letter: text(&letter),
+                value: text(&value).unwrap_or_default(),
+                reason: text(&reason).unwrap_or_default(),
+                severity: if severity.value(i) == normalise::Severity::Warning.label() {
+                    normalise::Severity::Warning
+                } else {
+                    normalise::Severity::Rejected
+                },
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Move a file into `dir`, named `<delivery>-<name>`, creating the folder.
@@ -208,6 +378,9 @@ fn parse_file(
     delivery: i64,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Parsed, ParseFailure> {
+    if super::failpoint_is("reader:panic") {
+        panic!("failpoint reader:panic");
+    }
     let limits = project.limits();
     let format = intake::sniff(path, limits)?;
     let previews: Vec<SheetPreview> = intake::preview(path, format, limits, HEADER_SEARCH_ROWS)?;
@@ -263,7 +436,10 @@ fn parse_file(
     let plan = normalise::parallel::Plan::for_machine(limits.batch_rows);
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let mut sink = |batch: RecordBatch| match out.write(batch) {
-        Ok(()) => true,
+        Ok(()) => {
+            super::failpoint("ingest:mid-parquet");
+            true
+        }
         Err(e) => {
             write_err = Some(e);
             false
@@ -577,6 +753,7 @@ pub fn ingest_file(
             if let Some(f) = issues_file {
                 f.commit()?;
             }
+            super::failpoint("ingest:after-lake-commit");
             let outcome = Outcome {
                 feed: Some(pipeline.feed.clone()),
                 table: Some(pipeline.table.clone()),
@@ -592,6 +769,7 @@ pub fn ingest_file(
                 lake_file: lake_file.as_ref().map(|f| f.display().to_string()),
             };
             ledger.finish(delivery, Status::Ingested, &outcome, &now_utc())?;
+            super::failpoint("ingest:after-ledger-commit");
             let archived = move_into(path, &data.join("archive").join(unit).join(&day), delivery)?;
             ledger.set_paths(delivery, Some(&archived), None)?;
             tracing::info!(file = %file_name, unit, feed = %pipeline.feed, accepted = p.counts.accepted, rejected = p.counts.rejected, "ingested");

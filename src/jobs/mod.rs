@@ -83,6 +83,21 @@ impl From<datafusion::common::DataFusionError> for JobError {
     }
 }
 
+/// A test hook: with `SANHU_FAILPOINT=<name>` the process stops dead at that point, as a power
+/// cut or `kill -9` would, so the tests can check what recovery makes of it. Unset, it costs
+/// one environment lookup.
+pub(crate) fn failpoint(name: &str) {
+    if failpoint_is(name) {
+        eprintln!("failpoint {name}: stopping");
+        std::process::exit(86);
+    }
+}
+
+/// Whether the failpoint `name` is set (for hooks that do something else than stop).
+pub(crate) fn failpoint_is(name: &str) -> bool {
+    std::env::var("SANHU_FAILPOINT").is_ok_and(|v| v == name)
+}
+
 /// An error and its causes on one line (`a: b: c`), each text once: what the run ledger and
 /// the logs keep of a failure.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

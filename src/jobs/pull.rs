@@ -60,14 +60,7 @@ pub struct PullResult {
     pub error: Option<String>,
 }
 
-/// A test hook: with `SANHU_FAILPOINT=<name>` the process stops dead at that point, as a power
-/// cut would, so the tests can check what recovery makes of it.
-fn failpoint(name: &str) {
-    if std::env::var("SANHU_FAILPOINT").is_ok_and(|v| v == name) {
-        eprintln!("failpoint {name}: stopping");
-        std::process::exit(86);
-    }
-}
+use super::failpoint;
 
 fn now_utc() -> String {
     chrono::Utc::now()

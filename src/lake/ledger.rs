@@ -68,6 +68,29 @@ pub struct Delivery {
     pub archive_path: Option<String>,
 }
 
+/// A committed file delivery whose last steps a crash cut short: the move out of the inbox
+/// (`archive_path` unset) or the receipt (`receipt_path` unset).
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    pub id: i64,
+    pub unit: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub status: String,
+    pub feed: Option<String>,
+    pub table: Option<String>,
+    pub sheet: Option<String>,
+    pub header_row: Option<u32>,
+    pub rows_read: i64,
+    pub rows_accepted: i64,
+    pub rows_rejected: i64,
+    pub rows_warned: i64,
+    pub rows_skipped: i64,
+    pub reason: Option<String>,
+    pub archive_path: Option<String>,
+    pub receipt_path: Option<String>,
+}
+
 /// The delivery ledger's tables, on its own connection to `sanhu.db` (schema: `state`).
 pub struct Ledger {
     db: Db,
@@ -340,6 +363,43 @@ impl Ledger {
             )
             .optional()?
             .is_some_and(|s| s == "ingested"))
+    }
+
+    /// Committed deliveries missing their archive path or their receipt (database pulls have
+    /// no file to archive, so for them only a missing receipt counts).
+    pub fn unfinished(&self) -> Result<Vec<Unfinished>, LakeError> {
+        let mut st = self.conn().prepare(
+            "SELECT id, unit, file_name, sha256, status, feed, table_name, sheet, header_row, rows_read,
+                    rows_accepted, rows_rejected, rows_warned, rows_skipped, reason, archive_path, receipt_path
+             FROM deliveries
+             WHERE status IN ('ingested', 'quarantined', 'duplicate')
+               AND (archive_path IS NULL OR receipt_path IS NULL)
+             ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Unfinished {
+                    id: r.get(0)?,
+                    unit: r.get(1)?,
+                    file_name: r.get(2)?,
+                    sha256: r.get(3)?,
+                    status: r.get(4)?,
+                    feed: r.get(5)?,
+                    table: r.get(6)?,
+                    sheet: r.get(7)?,
+                    header_row: r.get(8)?,
+                    rows_read: r.get(9)?,
+                    rows_accepted: r.get(10)?,
+                    rows_rejected: r.get(11)?,
+                    rows_warned: r.get(12)?,
+                    rows_skipped: r.get(13)?,
+                    reason: r.get(14)?,
+                    archive_path: r.get(15)?,
+                    receipt_path: r.get(16)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     pub fn deliveries(&self) -> Result<Vec<Delivery>, LakeError> {
