@@ -257,3 +257,95 @@ fn a_spreadsheet_with_a_banner_merged_title_real_dates_and_a_total_row() {
         r["lines"]
     );
 }
+
+/// The xlsx receipt a clerk opens, read back cell by cell: the summary block and one line per
+/// problem (row 5 of the file is rejected, row 6 kept with a warning), as the CSV gives them.
+#[test]
+fn the_xlsx_receipt_read_back_cell_by_cell() {
+    use calamine::{Data, Reader};
+    let p = Project::bundled();
+    p.drop_file(
+        "customs",
+        "报关单数据.csv",
+        common::DECLARATIONS_CSV.as_bytes(),
+    );
+    p.ok(&["ingest"]);
+    let dir = p.path().join("data/receipts/customs");
+    let xlsx: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|f| f.extension().is_some_and(|x| x == "xlsx"))
+        .collect();
+    assert_eq!(xlsx.len(), 1);
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(&xlsx[0]).unwrap();
+    let sheet = wb.sheet_names()[0].clone();
+    let range = wb.worksheet_range(&sheet).unwrap();
+    let (r0, c0) = range.start().unwrap();
+    let cells: Vec<String> = range
+        .cells()
+        .filter(|(_, _, v)| !matches!(v, Data::Empty))
+        .map(|(r, c, v)| {
+            let col = (b'A' + (c0 as usize + c) as u8) as char;
+            format!("{col}{}={v}", r0 as usize + r + 1)
+        })
+        // B6 is the processing time, which changes from run to run.
+        .filter(|s| !s.starts_with("B6="))
+        .collect();
+    // Row 5 of the file (declaration 4) was released at 14:00, before it was lodged (15:00)
+    // and accepted (15:10), in column H; row 6 has a USCC with a wrong check character in E.
+    let want = [
+        "A1=数据报送回执：报关单数据.csv",
+        "A3=报送单位",
+        "B3=鄂尔多斯海关",
+        "A4=文件名",
+        "B4=报关单数据.csv",
+        "A5=报送编号",
+        "B5=1",
+        "A6=处理时间",
+        "A7=处理结果",
+        "B7=部分拒收",
+        "A8=识别为",
+        "B8=报关单数据",
+        "A9=工作表 / 表头行",
+        "B9=CSV / 第1行",
+        "A10=数据行数",
+        "B10=5",
+        "A11=入库行数",
+        "B11=4",
+        "A12=拒收行数",
+        "B12=1",
+        "A13=带警告入库行数",
+        "B13=1",
+        "A14=跳过的空行/合计行",
+        "B14=0",
+        "A16=工作表",
+        "B16=行号",
+        "C16=列",
+        "D16=列名",
+        "E16=单元格内容",
+        "F16=问题",
+        "G16=处理",
+        "A17=CSV",
+        "B17=5",
+        "C17=H",
+        "D17=放行时间",
+        "E17=放行时间=2026-11-12 14:00:00；申报时间=2026-11-12 15:00:00",
+        "F17=放行时间早于申报时间",
+        "G17=拒收",
+        "A18=CSV",
+        "B18=5",
+        "C18=H",
+        "D18=放行时间",
+        "E18=放行时间=2026-11-12 14:00:00；接单时间=2026-11-12 15:10:00",
+        "F18=放行时间早于接单时间",
+        "G18=拒收",
+        "A19=CSV",
+        "B19=6",
+        "C19=E",
+        "D19=收发货人",
+        "E19=91310110666007217A",
+        "F19=统一社会信用代码校验位错误",
+        "G19=警告",
+    ];
+    assert_eq!(cells, want, "{}", cells.join("\n"));
+}

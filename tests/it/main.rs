@@ -9,6 +9,7 @@ mod database;
 mod demo;
 mod exchange;
 mod ingest;
+mod modes;
 mod recovery;
 mod redelivery;
 mod report;
