@@ -164,6 +164,10 @@ pub struct Schema {
     pub key: Vec<usize>,
     pub columns: Vec<Column>,
     pub row_checks: Vec<RowCheck>,
+    /// How deliveries of this table combine.
+    pub mode: DeliveryMode,
+    /// The period a `replace_period` delivery replaces.
+    pub period: Option<Period>,
     pub file: PathBuf,
 }
 
@@ -323,19 +327,15 @@ impl Project {
     pub fn report(&self, name: &str) -> Option<&Report> {
         self.reports.iter().find(|r| r.name == name)
     }
-    /// How deliveries of a table combine: the mode of its pipelines (resolve checks they agree).
+    /// How deliveries of a table combine: its schema's `mode`.
     pub fn table_mode(&self, table: &str) -> DeliveryMode {
-        self.pipelines_for_table(table)
-            .map(|p| p.mode)
-            .next()
-            .unwrap_or(DeliveryMode::Append)
+        self.schemas
+            .get(table)
+            .map_or(DeliveryMode::Append, |s| s.mode)
     }
     /// The period rule of a `replace_period` table.
     pub fn table_period(&self, table: &str) -> Option<&Period> {
-        self.pipelines
-            .iter()
-            .filter(|p| p.table == table)
-            .find_map(|p| p.period.as_ref())
+        self.schemas.get(table).and_then(|s| s.period.as_ref())
     }
     pub fn limits(&self) -> &IntakeLimits {
         &self.settings.intake
@@ -347,6 +347,7 @@ impl Project {
 fn resolve_source(
     src: &SourceText,
     file: &PipelineFile,
+    mode: DeliveryMode,
     problems: &mut Vec<Problem>,
 ) -> Option<DbSource> {
     let s = &file.source;
@@ -485,16 +486,17 @@ fn resolve_source(
     };
     // How pulled rows combine with the lake: a full pull is the whole table, so earlier pulls
     // must give way; an incremental pull holds only changed rows, so it must not wipe the rest.
-    match (full, file.mode) {
+    let table = file.table.get_ref();
+    match (full, mode) {
         (true, DeliveryMode::ReplaceAll) => {}
         (true, m) => problems.push(src.problem(
             s.pull.as_ref().map(|p| p.span()).unwrap_or(s.kind.span()),
-            format!("`pull = \"full\"` reads the whole table each time: use `mode = \"replace_all\"` (not {m:?})"),
+            format!("`pull = \"full\"` reads the whole table each time: give table `{table}` `mode = \"replace_all\"` in its schema (it has `{}`)", m.as_str()),
         )),
         (false, DeliveryMode::Append | DeliveryMode::Upsert) => {}
         (false, m) => problems.push(src.problem(
             s.kind.span(),
-            format!("an incremental pull brings only changed rows: use `mode = \"upsert\"` or `\"append\"` (not {m:?}), or `pull = \"full\"`"),
+            format!("an incremental pull brings only changed rows: give table `{table}` `mode = \"upsert\"` or `\"append\"` in its schema (it has `{}`), or use `pull = \"full\"`", m.as_str()),
         )),
     }
     let sslmode = s.sslmode.as_ref().and_then(|m| {
@@ -556,17 +558,17 @@ fn is_relation_name(s: &str) -> bool {
     parts.len() <= 2 && parts.iter().all(|p| is_column_name(p))
 }
 
-/// Check a pipeline's `[period]` against its mode and its table's columns.
+/// Check a schema's `[period]` against its mode and its columns.
 fn resolve_period(
     src: &SourceText,
-    file: &PipelineFile,
-    schema: Option<&Schema>,
+    file: &SchemaFile,
+    schema: &Schema,
     problems: &mut Vec<Problem>,
 ) -> Option<Period> {
-    let spec = match (&file.period, file.mode) {
+    let spec = match (&file.period, *file.mode.get_ref()) {
         (None, DeliveryMode::ReplacePeriod) => {
             problems.push(src.problem(
-                0..0,
+                file.mode.span(),
                 "`mode = \"replace_period\"` needs a `[period]` table naming the period column",
             ));
             return None;
@@ -577,13 +579,13 @@ fn resolve_period(
             problems.push(src.problem(
                 spec.column.span(),
                 format!(
-                    "`[period]` only applies to `mode = \"replace_period\"` (this feed is {mode:?})"
+                    "`[period]` only applies to `mode = \"replace_period\"` (this table is `{}`)",
+                    mode.as_str()
                 ),
             ));
             return None;
         }
     };
-    let schema = schema?;
     let mut ok = true;
     let ty = match schema.column_index(spec.column.get_ref()) {
         Some(i) => schema.columns[i].ty,
@@ -604,8 +606,10 @@ fn resolve_period(
         problems.push(src.problem(
             spec.grain.span(),
             format!(
-                "grain {grain:?} needs a date or timestamp column; `{}` is {ty:?} (use grain = \"value\")",
-                spec.column.get_ref()
+                "grain `{}` needs a date or timestamp column; `{}` is `{}` (use grain = \"value\")",
+                grain.as_str(),
+                spec.column.get_ref(),
+                ty.as_str()
             ),
         ));
         ok = false;
@@ -794,7 +798,20 @@ pub fn resolve_all(root: &Path) -> Result<(Option<Project>, Vec<Problem>), Confi
                 format!("table `{}` has no schema in schemas/", file.table.get_ref()),
             ));
         }
-        let database = resolve_source(src, &file, &mut problems);
+        let table_schema = schemas.get(file.table.get_ref());
+        let mode = table_schema.map_or(DeliveryMode::default(), |s| s.mode);
+        for (key, v) in [("mode", &file.mode), ("[period]", &file.period)] {
+            if let Some(v) = v {
+                problems.push(src.problem(
+                    v.span(),
+                    format!(
+                        "`{key}` is declared once per table now, in schemas/{}.toml (every feed of a table delivers the same way): move it there",
+                        file.table.get_ref()
+                    ),
+                ));
+            }
+        }
+        let database = resolve_source(src, &file, mode, &mut problems);
         let patterns = &file.source.patterns;
         let mut builder = GlobSetBuilder::new();
         for p in patterns {
@@ -832,13 +849,13 @@ pub fn resolve_all(root: &Path) -> Result<(Option<Project>, Vec<Problem>), Confi
                 }
             }
         });
-        let period = resolve_period(src, &file, schemas.get(file.table.get_ref()), &mut problems);
+        let period = table_schema.and_then(|s| s.period.clone());
         pipelines.push(Pipeline {
             feed,
             unit,
             table: file.table.get_ref().clone(),
             title: file.title.clone(),
-            mode: file.mode,
+            mode,
             period,
             patterns: patterns.iter().map(|p| p.get_ref().clone()).collect(),
             matcher,
@@ -847,24 +864,6 @@ pub fn resolve_all(root: &Path) -> Result<(Option<Project>, Vec<Problem>), Confi
             file: src.path.clone(),
         });
     }
-    // All feeds of one table must agree on how deliveries combine.
-    for (i, p) in pipelines.iter().enumerate() {
-        if let Some(q) = pipelines[..i]
-            .iter()
-            .find(|q| q.table == p.table && (q.mode != p.mode || q.period != p.period))
-        {
-            problems.push(Problem {
-                file: p.file.clone(),
-                line: 0,
-                col: 0,
-                message: format!(
-                    "mode {:?} (period {:?}) differs from feed `{}` ({:?}, period {:?}) writing the same table `{}`",
-                    p.mode, p.period, q.feed, q.mode, q.period, p.table
-                ),
-            });
-        }
-    }
-
     // Models.
     let mut models = Vec::new();
     for src in &model_srcs {
@@ -1111,14 +1110,18 @@ fn resolve_schema(
             )),
         }
     }
-    Some(Schema {
+    let mut schema = Schema {
         name,
-        title: file.title,
+        title: file.title.clone(),
         key,
         columns,
         row_checks,
+        mode: *file.mode.get_ref(),
+        period: None,
         file: src.path.clone(),
-    })
+    };
+    schema.period = resolve_period(src, &file, &schema, problems);
+    Some(schema)
 }
 
 fn parse_due(s: &str) -> Option<Expectation> {
@@ -1300,7 +1303,7 @@ mod tests {
         let (_d, p) = with_pipeline(
             "x_db.toml",
             &format!(
-                "{DB_HEAD}mode = \"upsert\"\n[source]\nkind = \"mysql\"\nconnection_env = \"TAX_DB\"\nquery = \"SELECT * FROM qs\"\nwatermark = \"id\"\nschedule = \"0 */5 * * * *\"\nretries = 1\nbackoff_secs = 0.5\n"
+                "{DB_HEAD}[source]\nkind = \"mysql\"\nconnection_env = \"TAX_DB\"\nquery = \"SELECT * FROM qs\"\nwatermark = \"id\"\nschedule = \"0 */5 * * * *\"\nretries = 1\nbackoff_secs = 0.5\n"
             ),
         );
         let p = p.unwrap_or_else(|e| panic!("{e}"));
@@ -1325,35 +1328,42 @@ mod tests {
         let cases = [
             // incremental without a watermark
             (
-                "mode = \"upsert\"\n[source]\nkind = \"postgres\"\nconnection_env = \"A\"\ntable = \"t\"\n",
-                (7, "an incremental pull needs `watermark`"),
+                "[source]\nkind = \"postgres\"\nconnection_env = \"A\"\ntable = \"t\"\n",
+                (6, "an incremental pull needs `watermark`"),
             ),
             // both table and query
             (
-                "mode = \"upsert\"\n[source]\nkind = \"postgres\"\nconnection_env = \"A\"\ntable = \"t\"\nquery = \"SELECT 1\"\nwatermark = \"w\"\n",
-                (9, "give either `table` or `query`, not both"),
+                "[source]\nkind = \"postgres\"\nconnection_env = \"A\"\ntable = \"t\"\nquery = \"SELECT 1\"\nwatermark = \"w\"\n",
+                (8, "give either `table` or `query`, not both"),
             ),
-            // an incremental pull must not replace the table
+            // an incremental pull must not replace the table (task_registry is replace_all)
             (
-                "mode = \"replace_all\"\n[source]\nkind = \"postgres\"\nconnection_env = \"A\"\ntable = \"t\"\nwatermark = \"w\"\n",
-                (7, "an incremental pull brings only changed rows"),
+                "[source]\nkind = \"postgres\"\nconnection_env = \"A\"\ntable = \"t\"\nwatermark = \"w\"\n",
+                (6, "an incremental pull brings only changed rows"),
             ),
             // a file source with a database key
             (
-                "mode = \"upsert\"\n[source]\nkind = \"file\"\ntable = \"t\"\n",
-                (8, "`table` is for database sources"),
+                "[source]\nkind = \"file\"\ntable = \"t\"\n",
+                (7, "`table` is for database sources"),
             ),
             (
-                "mode = \"upsert\"\n[source]\nkind = \"mysql\"\nconnection_env = \"A\"\ntable = \"a.b.c\"\nwatermark = \"w\"\nsslmode = \"prefer\"\n",
-                (9, "expected `table` or `schema.table`"),
+                "[source]\nkind = \"mysql\"\nconnection_env = \"A\"\ntable = \"a.b.c\"\nwatermark = \"w\"\nsslmode = \"prefer\"\n",
+                (8, "expected `table` or `schema.table`"),
             ),
             (
-                "mode = \"upsert\"\n[source]\nkind = \"oracle\"\n",
-                (7, "unknown source kind `oracle`"),
+                "[source]\nkind = \"oracle\"\n",
+                (6, "unknown source kind `oracle`"),
             ),
         ];
         for (body, (line, msg)) in cases {
-            let (_d, r) = with_pipeline("x_db.toml", &format!("{DB_HEAD}{body}"));
+            let head = if msg.contains("only changed rows") {
+                DB_HEAD
+                    .replace("tax_arrears", "task_registry")
+                    .replace("customs", "commerce")
+            } else {
+                DB_HEAD.to_string()
+            };
+            let (_d, r) = with_pipeline("x_db.toml", &format!("{head}{body}"));
             let Err(ConfigError::Invalid(problems)) = r else {
                 panic!("accepted: {body}")
             };
@@ -1368,14 +1378,14 @@ mod tests {
         let (_d, r) = with_pipeline(
             "x_db.toml",
             &format!(
-                "{DB_HEAD}mode = \"upsert\"\n[source]\nkind = \"mysql\"\nconnection_env = \"A\"\ntable = \"t\"\nwatermark = \"w\"\nsslmode = \"prefer\"\n"
+                "{DB_HEAD}[source]\nkind = \"mysql\"\nconnection_env = \"A\"\ntable = \"t\"\nwatermark = \"w\"\nsslmode = \"prefer\"\n"
             ),
         );
         let Err(ConfigError::Invalid(problems)) = r else {
             panic!()
         };
         assert!(
-            problems.iter().any(|p| p.line == 11
+            problems.iter().any(|p| p.line == 10
                 && p.message
                     .contains("use one of disabled, preferred, required")),
             "{problems:?}"

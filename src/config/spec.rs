@@ -210,6 +210,13 @@ pub struct SchemaFile {
     pub table: Spanned<String>,
     pub title: String,
     pub key: Spanned<Vec<String>>,
+    /// How a new delivery of this table relates to the earlier ones (every feed writing the
+    /// table delivers the same way): `upsert` when left out.
+    #[serde(default = "default_mode")]
+    pub mode: Spanned<DeliveryMode>,
+    /// Required with `mode = "replace_period"`.
+    #[serde(default)]
+    pub period: Option<PeriodSpec>,
     pub columns: Vec<ColumnSpec>,
     #[serde(default)]
     pub row_checks: Vec<RowCheckSpec>,
@@ -227,6 +234,21 @@ pub enum ColumnType {
     Date,
     /// Local wall time in the source, stored as a UTC instant.
     Timestamp,
+}
+
+impl ColumnType {
+    /// The word written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnType::String => "string",
+            ColumnType::Int => "int",
+            ColumnType::Float => "float",
+            ColumnType::Decimal => "decimal",
+            ColumnType::Bool => "bool",
+            ColumnType::Date => "date",
+            ColumnType::Timestamp => "timestamp",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -317,14 +339,19 @@ pub struct PipelineFile {
     pub unit: Spanned<String>,
     pub table: Spanned<String>,
     pub title: String,
+    /// Removed: `mode` and `[period]` belong to the table's schema now. Kept only to explain
+    /// that to a configuration written before.
     #[serde(default)]
-    pub mode: DeliveryMode,
-    /// Required with `mode = "replace_period"`.
+    pub mode: Option<Spanned<toml::Value>>,
     #[serde(default)]
-    pub period: Option<PeriodSpec>,
+    pub period: Option<Spanned<toml::Value>>,
     pub source: SourceSpec,
     #[serde(default)]
     pub expect: Option<ExpectSpec>,
+}
+
+fn default_mode() -> Spanned<DeliveryMode> {
+    Spanned::new(0..0, DeliveryMode::Upsert)
 }
 
 /// How a new delivery relates to the earlier ones of the same table.
@@ -340,6 +367,18 @@ pub enum DeliveryMode {
     ReplaceAll,
     /// A delivery replaces the earlier deliveries' rows of the periods it covers (`[period]`).
     ReplacePeriod,
+}
+
+impl DeliveryMode {
+    /// The word written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::Append => "append",
+            DeliveryMode::Upsert => "upsert",
+            DeliveryMode::ReplaceAll => "replace_all",
+            DeliveryMode::ReplacePeriod => "replace_period",
+        }
+    }
 }
 
 /// `[period]` of a `replace_period` pipeline: which column gives a row's period, at what grain,
@@ -369,6 +408,19 @@ pub enum PeriodGrain {
     Week,
     Month,
     Year,
+}
+
+impl PeriodGrain {
+    /// The word written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeriodGrain::Value => "value",
+            PeriodGrain::Day => "day",
+            PeriodGrain::Week => "week",
+            PeriodGrain::Month => "month",
+            PeriodGrain::Year => "year",
+        }
+    }
 }
 
 /// `[source]` of a pipeline: files dropped in the inbox (`kind = "file"`), or a table or query
@@ -416,9 +468,15 @@ pub struct SourceSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
+    /// How often a delivery is due; `weekly` (the only period so far) when left out.
+    #[serde(default = "default_every")]
     pub every: Spanned<String>,
     /// `Mon 10:00`: the local weekday and time a weekly delivery is due by.
     pub due: Spanned<String>,
+}
+
+fn default_every() -> Spanned<String> {
+    Spanned::new(0..0, "weekly".to_string())
 }
 
 /// `reports/<name>.toml`: a workbook layout.

@@ -727,9 +727,10 @@ fn columns_and_aliases_come_from_the_schemas() {
                 .iter()
                 .map(|a| a.as_str().unwrap())
                 .collect();
+            // The title is matched as a header too, so it need not be repeated among the aliases.
             for a in c.aliases {
                 assert!(
-                    aliases.contains(a),
+                    aliases.contains(a) || sc["title"].as_str() == Some(*a),
                     "{feed}.{}: {a} is not a schema alias",
                     c.name
                 );

@@ -144,7 +144,6 @@ fn pg_feed(p: &Project, extra: &str) {
 unit = "customs"
 table = "customs_declaration"
 title = "报关单数据（海关数据库）"
-mode = "upsert"
 
 [source]
 kind = "postgres"
@@ -352,7 +351,6 @@ fn my_feed(p: &Project) {
 unit = "customs"
 table = "tax_arrears"
 title = "欠税记录（税务数据库）"
-mode = "upsert"
 
 [source]
 kind = "mysql"
@@ -437,7 +435,6 @@ fn a_full_pull_replaces_a_reference_table_and_an_unchanged_one_adds_nothing() {
 unit = "commerce"
 table = "task_registry"
 title = "任务清单（数据库）"
-mode = "replace_all"
 
 [source]
 kind = "postgres"
@@ -540,7 +537,6 @@ fn database_sources_are_checked_with_their_line() {
 unit = "customs"
 table = "tax_arrears"
 title = "x"
-mode = "upsert"
 
 [source]
 kind = "postgres"
@@ -554,11 +550,11 @@ pull = "full"
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("bad_db.toml:9:18: `connection_env = \"postgres://root:pw@host/db\"` must name an environment variable"),
+        err.contains("bad_db.toml:8:18: `connection_env = \"postgres://root:pw@host/db\"` must name an environment variable"),
         "{err}"
     );
     assert!(
-        err.contains("bad_db.toml:11:8: `pull = \"full\"` reads the whole table each time: use `mode = \"replace_all\"`"),
+        err.contains("bad_db.toml:10:8: `pull = \"full\"` reads the whole table each time: give table `tax_arrears` `mode = \"replace_all\"` in its schema (it has `upsert`)"),
         "{err}"
     );
 }

@@ -13,13 +13,13 @@ fn penalty(case: &str, decided: &str) -> String {
 /// Customs penalties delivered as `replace_period` on their decision date at `grain`.
 fn penalties_by(grain: &str) -> Project {
     let p = Project::bundled();
-    let f = p.path().join("pipelines/customs_penalty.toml");
-    let mut text = std::fs::read_to_string(&f)
-        .unwrap()
-        .replace("mode = \"upsert\"", "mode = \"replace_period\"");
-    text.push_str(&format!(
-        "\n[period]\ncolumn = \"decided_on\"\ngrain = \"{grain}\"\n"
-    ));
+    let f = p.path().join("schemas/customs_penalty.toml");
+    let text = std::fs::read_to_string(&f).unwrap().replace(
+        "mode = \"upsert\"\n",
+        &format!(
+            "mode = \"replace_period\"\n\n[period]\ncolumn = \"decided_on\"\ngrain = \"{grain}\"\n"
+        ),
+    );
     std::fs::write(&f, text).unwrap();
     p
 }
@@ -80,7 +80,7 @@ fn replace_period_by_year() {
 #[test]
 fn append_keeps_every_deliverys_rows() {
     let p = Project::bundled();
-    let f = p.path().join("pipelines/customs_inspection.toml");
+    let f = p.path().join("schemas/customs_inspection.toml");
     let text = std::fs::read_to_string(&f)
         .unwrap()
         .replace("mode = \"upsert\"", "mode = \"append\"");

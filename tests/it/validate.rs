@@ -153,3 +153,24 @@ fn an_unknown_chart_kind_is_a_parse_error_with_its_line() {
     );
     assert!(err.contains(&want), "missing {want:?} in:\n{err}");
 }
+
+/// A configuration written before `mode` moved to the schemas: `validate` says where it went.
+#[test]
+fn a_pipeline_mode_from_an_older_config_is_explained() {
+    let p = Project::bundled();
+    let f = p.path().join("pipelines/customs_penalty.toml");
+    let text = std::fs::read_to_string(&f).unwrap().replace(
+        "title = \"处罚案件\"\n",
+        "title = \"处罚案件\"\nmode = \"upsert\"\n",
+    );
+    std::fs::write(&f, &text).unwrap();
+    let (line, col) = line_col(&text, "\"upsert\"");
+    let out = p.sanhu(&["validate"]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "error: {}:{line}:{col}: `mode` is declared once per table now, in schemas/customs_penalty.toml",
+        f.display()
+    );
+    assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+}
