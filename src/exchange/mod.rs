@@ -20,9 +20,9 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// Above this many rows a table goes in Parquet only: the xlsx copy is for people, and a sheet
-/// model of a million rows would hold gigabytes (measured: 7 GiB RSS for the commerce package at
-/// one million declarations before this cap).
+// Above `[exchange] xlsx_max_rows` a table goes in Parquet only: the xlsx copy is for people,
+// and a sheet model of a million rows would hold gigabytes (measured: 7 GiB RSS for the
+// commerce package at one million declarations before that cap).
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {

@@ -2,7 +2,7 @@
 //! `status` as a table, an ingest summary with its quarantine lines. A change shows as a diff;
 //! accept it with `cargo insta review` (or `INSTA_UPDATE=always`) after reading it.
 
-use crate::common::{self, Project, set_mtime};
+use crate::common::{self, Project};
 
 fn filtered(p: &Project, f: impl FnOnce()) {
     let mut s = insta::Settings::clone_current();
@@ -64,14 +64,8 @@ fn ingest_summary() {
 
 #[test]
 fn status_table() {
-    let p = Project::bundled();
-    let f = p.drop_file(
-        "customs",
-        "报关单数据_2026-W47.csv",
-        common::DECLARATIONS_CSV.as_bytes(),
-    );
-    set_mtime(&f, "2026-11-23T01:00:00Z");
-    p.ok(&["ingest"]);
+    // The project of tests/it/status.rs: W47's declarations delivered on time.
+    let p = crate::status::project();
     let out = p.ok(&["status", "--at", "2026-11-27 12:40"]);
     filtered(&p, || insta::assert_snapshot!(out));
 }

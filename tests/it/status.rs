@@ -6,7 +6,7 @@
 
 use crate::common::{self, Project, set_mtime};
 
-fn project() -> Project {
+pub(crate) fn project() -> Project {
     let p = Project::bundled();
     let f = p.drop_file(
         "customs",
