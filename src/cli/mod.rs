@@ -100,6 +100,8 @@ pub enum Command {
         uscc: String,
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
     },
     /// Print the exchange audit log: who received which table, how many rows, when, under which rule
     Audit {
@@ -497,7 +499,12 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 .map(|s| print::status(&project, &s, format))
         }
         Command::User { action } => user(&project, action),
-        Command::Explain { what, uscc, as_of } => {
+        Command::Explain {
+            what,
+            uscc,
+            as_of,
+            format,
+        } => {
             if what != "credit" {
                 eprintln!("error: unknown explanation `{what}`\nhint: available: credit");
                 return ExitCode::from(2);
@@ -508,7 +515,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             );
             jobs::explain_credit(&project, &uscc, as_of)
                 .await
-                .map(|text| print!("{text}"))
+                .map(|x| print::credit(&x, format))
         }
         Command::Template {
             kind,

@@ -244,3 +244,50 @@ pub fn status(project: &Project, s: &jobs::status::StatusReport, format: OutputF
     }
     println!("{t}");
 }
+
+/// `sanhu explain credit`: the score, its basis and every deduction with its evidence.
+pub fn credit(x: &jobs::CreditExplanation, format: OutputFormat) {
+    if matches!(format, OutputFormat::Json) {
+        println!("{}", json(x));
+        return;
+    }
+    println!("{} {}", x.uscc, x.name);
+    println!(
+        "composite score {} grade {}{}  ({}; rule set {}; as of {})",
+        x.score,
+        x.grade,
+        if x.hard_trigger {
+            " (hard trigger)"
+        } else {
+            ""
+        },
+        x.rating_basis,
+        x.rule_set_version,
+        x.as_of
+    );
+    println!("official customs category: {}", x.official_category);
+    println!(
+        "last 12 months: {} declarations, value {} CNY, {} penalties; tax overdue {} days",
+        x.declarations_12m, x.value_12m_cny, x.penalties_12m, x.tax_overdue_days
+    );
+    if x.evidence.is_empty() {
+        println!("no deductions");
+        return;
+    }
+    println!("deductions and triggers:");
+    for e in &x.evidence {
+        let pts = if e.hard_trigger {
+            "D-trigger".to_string()
+        } else {
+            e.points.clone()
+        };
+        let until = match &e.counts_until {
+            Some(d) => format!("counts until {d}"),
+            None => "until repaired".to_string(),
+        };
+        println!(
+            "  {:<22} {:>9}  {}  [{} {}] {} ({})",
+            e.rule_id, pts, e.title, e.source_table, e.source_key, e.event_date, until
+        );
+    }
+}

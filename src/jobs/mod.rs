@@ -302,12 +302,46 @@ pub async fn template(
     Ok(path)
 }
 
+/// An enterprise's composite score as `sanhu explain credit` shows it: the library row and every
+/// piece of evidence, values as the models give them (text, ready to print or render).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CreditExplanation {
+    pub uscc: String,
+    pub name: String,
+    pub official_category: String,
+    pub score: String,
+    pub grade: String,
+    pub hard_trigger: bool,
+    pub rule_set_version: String,
+    pub rating_basis: String,
+    pub as_of: chrono::NaiveDate,
+    pub declarations_12m: String,
+    pub value_12m_cny: String,
+    pub penalties_12m: String,
+    pub tax_overdue_days: String,
+    pub evidence: Vec<CreditEvidence>,
+}
+
+/// One deduction or trigger behind a score.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CreditEvidence {
+    pub rule_id: String,
+    pub points: String,
+    pub hard_trigger: bool,
+    pub title: String,
+    pub source_table: String,
+    pub source_key: String,
+    pub event_date: String,
+    /// None: counts until repaired.
+    pub counts_until: Option<String>,
+}
+
 /// An enterprise's composite score as of a date, with every deduction and its evidence.
 pub async fn explain_credit(
     project: &Project,
     uscc: &str,
     as_of: AsOf,
-) -> Result<String, JobError> {
+) -> Result<CreditExplanation, JobError> {
     use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
     let (ctx, _lake) = session(project, as_of).await?;
     transform::build_in_memory(&ctx, project, "credit_library", as_of).await?;
@@ -333,65 +367,36 @@ pub async fn explain_credit(
             "enterprise {uscc} is not in the enterprise registry (table enterprise)"
         )));
     };
-    let mut out = String::new();
-    use std::fmt::Write;
-    let _ = writeln!(out, "{} {}", uscc, cell(b, 0, 0));
-    let _ = writeln!(
-        out,
-        "composite score {} grade {}{}  ({}; rule set {}; as of {})",
-        cell(b, 2, 0),
-        cell(b, 3, 0),
-        if cell(b, 4, 0) == "true" {
-            " (hard trigger)"
-        } else {
-            ""
-        },
-        cell(b, 6, 0),
-        cell(b, 5, 0),
-        as_of.day
-    );
-    let _ = writeln!(out, "official customs category: {}", cell(b, 1, 0));
-    let _ = writeln!(
-        out,
-        "last 12 months: {} declarations, value {} CNY, {} penalties; tax overdue {} days",
-        cell(b, 7, 0),
-        cell(b, 8, 0),
-        cell(b, 9, 0),
-        cell(b, 10, 0)
-    );
-    let mut n = 0;
+    let mut evidence = Vec::new();
     for b in &ev {
         for r in 0..b.num_rows() {
-            if n == 0 {
-                let _ = writeln!(out, "deductions and triggers:");
-            }
-            n += 1;
-            let pts = if cell(b, 2, r) == "true" {
-                "D-trigger".to_string()
-            } else {
-                cell(b, 1, r)
-            };
             let until = cell(b, 7, r);
-            let until = if until.starts_with("9999") {
-                "until repaired".to_string()
-            } else {
-                format!("counts until {until}")
-            };
-            let _ = writeln!(
-                out,
-                "  {:<22} {:>9}  {}  [{} {}] {} ({})",
-                cell(b, 0, r),
-                pts,
-                cell(b, 3, r),
-                cell(b, 4, r),
-                cell(b, 5, r),
-                cell(b, 6, r),
-                until
-            );
+            evidence.push(CreditEvidence {
+                rule_id: cell(b, 0, r),
+                points: cell(b, 1, r),
+                hard_trigger: cell(b, 2, r) == "true",
+                title: cell(b, 3, r),
+                source_table: cell(b, 4, r),
+                source_key: cell(b, 5, r),
+                event_date: cell(b, 6, r),
+                counts_until: (!until.starts_with("9999")).then_some(until),
+            });
         }
     }
-    if n == 0 {
-        let _ = writeln!(out, "no deductions");
-    }
-    Ok(out)
+    Ok(CreditExplanation {
+        uscc: uscc.to_string(),
+        name: cell(b, 0, 0),
+        official_category: cell(b, 1, 0),
+        score: cell(b, 2, 0),
+        grade: cell(b, 3, 0),
+        hard_trigger: cell(b, 4, 0) == "true",
+        rule_set_version: cell(b, 5, 0),
+        rating_basis: cell(b, 6, 0),
+        as_of: as_of.day,
+        declarations_12m: cell(b, 7, 0),
+        value_12m_cny: cell(b, 8, 0),
+        penalties_12m: cell(b, 9, 0),
+        tax_overdue_days: cell(b, 10, 0),
+        evidence,
+    })
 }

@@ -152,6 +152,31 @@ fn evidence_explain_and_the_joint_punishment_list() {
         text.contains("[credit_penalties P5] 2026-06-01 (counts until 2027-06-01)"),
         "{text}"
     );
+    // The same explanation as data, for the portal and scripts.
+    let v: serde_json::Value = serde_json::from_str(&p.ok(&[
+        "explain",
+        "credit",
+        E[3],
+        "--as-of",
+        "2026-08-01",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        (&v["score"], &v["grade"], &v["hard_trigger"]),
+        (&"96".into(), &"D".into(), &true.into())
+    );
+    assert_eq!(v["as_of"], "2026-08-01");
+    let p5 = v["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["source_key"] == "P5")
+        .expect("evidence P5");
+    assert_eq!(p5["source_table"], "credit_penalties");
+    assert_eq!(p5["event_date"], "2026-06-01");
+    assert_eq!(p5["counts_until"], "2027-06-01");
     // Changes week over week: E6 drops to D in the week its tax becomes more than 3 months
     // overdue (Sunday 2026-08-02 ends ISO week 31).
     p.ok(&["build", "--as-of", "2026-08-09"]);
