@@ -926,6 +926,31 @@ pub fn resolve_all(root: &Path) -> Result<(Option<Project>, Vec<Problem>), Confi
             continue;
         };
         let name = file.report.get_ref().clone();
+        // The single-brace placeholders of earlier releases: one syntax now, the models' `{{…}}`.
+        let mut old_syntax = |span: std::ops::Range<usize>| {
+            let text = src.text.get(span.clone()).unwrap_or("");
+            for name in ["week", "week_start", "week_end", "edition"] {
+                let old = format!("{{{name}}}");
+                let mut from = 0;
+                while let Some(i) = text[from..].find(&old) {
+                    let at = from + i;
+                    from = at + old.len();
+                    let doubled = text[..at].ends_with('{') || text[from..].starts_with('}');
+                    if !doubled {
+                        problems.push(src.problem(
+                            span.start + at..span.start + from,
+                            format!(
+                                "`{old}` is written `{{{{{name}}}}}` now (one placeholder syntax for reports and models)"
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        old_syntax(file.file_name.span());
+        for sheet in &file.sheets {
+            old_syntax(sheet.sql.span());
+        }
         for sheet in &file.sheets {
             let Some(chart) = &sheet.chart else { continue };
             let fields: Vec<&str> = sheet

@@ -485,8 +485,8 @@ fn default_every() -> Spanned<String> {
 pub struct ReportFile {
     pub report: Spanned<String>,
     pub title: String,
-    /// File name without extension; `{week}` and `{edition}` are filled in.
-    pub file_name: String,
+    /// File name without extension; `{{week}}` and `{{edition}}` are filled in.
+    pub file_name: Spanned<String>,
     #[serde(default)]
     pub schedule: Option<Spanned<String>>,
     pub sheets: Vec<SheetSpec>,
@@ -506,7 +506,8 @@ pub struct SheetSpec {
     pub title: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
-    /// Inline SQL; `{week}`, `{week_start}`, `{week_end}` (UTC timestamps) are filled in.
+    /// Inline SQL; `{{week}}`, `{{week_start}}`, `{{week_end}}` (UTC timestamps) are filled in,
+    /// the placeholder syntax of the models.
     pub sql: Spanned<String>,
     #[serde(default)]
     pub columns: Vec<ReportColumnSpec>,

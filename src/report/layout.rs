@@ -1,7 +1,7 @@
 //! Report layouts (`reports/*.toml`) filled from the lake into workbooks.
 //!
-//! A layout lists sheets; each sheet has a SQL query over the lake (with `{week}`,
-//! `{week_start}`, `{week_end}` filled in), the columns to show with their Chinese titles and
+//! A layout lists sheets; each sheet has a SQL query over the lake (with `{{week}}`,
+//! `{{week_start}}`, `{{week_end}}` filled in: the `{{name}}` syntax of the models too), the columns to show with their Chinese titles and
 //! formats, and optionally a chart. Two editions are written (DOMAIN.md §7): the commerce
 //! bureau's internal one with everything, and the circulated one without restricted columns and
 //! without sheets marked `internal_only`.
@@ -163,7 +163,7 @@ pub async fn build_workbook(
         table.id = format!("t{}", sheets.len());
         let mut blocks = Vec::new();
         if let Some(t) = &spec.title {
-            blocks.push(Block::Title(t.replace("{week}", &week)));
+            blocks.push(Block::Title(t.replace("{{week}}", &week)));
         }
         match spec.kind {
             SheetKind::Cover => {
@@ -310,8 +310,9 @@ pub async fn write_report(
     let file = report
         .spec
         .file_name
-        .replace("{week}", &week)
-        .replace("{edition}", edition.code());
+        .get_ref()
+        .replace("{{week}}", &week)
+        .replace("{{edition}}", edition.code());
     let path = dir.join(format!("{file}.xlsx"));
     workbook::write_xlsx(&wb, &path)
         .map_err(|e| ReportJobError::Write(path.clone(), Box::new(e)))?;

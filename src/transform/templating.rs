@@ -98,13 +98,13 @@ pub fn render_report_sql(
     week_start_utc: &str,
     week_end_utc: &str,
 ) -> String {
-    sql.replace("{week}", week)
+    sql.replace("{{week}}", week)
         .replace(
-            "{week_start}",
+            "{{week_start}}",
             &format!("arrow_cast(TIMESTAMP '{week_start_utc}', 'Timestamp(µs, \"UTC\")')"),
         )
         .replace(
-            "{week_end}",
+            "{{week_end}}",
             &format!("arrow_cast(TIMESTAMP '{week_end_utc}', 'Timestamp(µs, \"UTC\")')"),
         )
 }

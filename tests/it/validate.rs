@@ -174,3 +174,26 @@ fn a_pipeline_mode_from_an_older_config_is_explained() {
     );
     assert!(err.contains(&want), "missing {want:?} in:\n{err}");
 }
+
+/// A report written with the single-brace placeholders of earlier releases: each one is named
+/// with its line and column and the syntax it is written in now.
+#[test]
+fn old_single_brace_placeholders_are_explained() {
+    let p = Project::bundled();
+    let f = p.path().join("reports/weekly.toml");
+    let text = std::fs::read_to_string(&f).unwrap().replacen(
+        "iso_week(declared_at) = '{{week}}'",
+        "iso_week(declared_at) = '{week}'",
+        1,
+    );
+    std::fs::write(&f, &text).unwrap();
+    let (line, col) = line_col(&text, "{week}'");
+    let out = p.sanhu(&["validate"]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "error: {}:{line}:{col}: `{{week}}` is written `{{{{week}}}}` now",
+        f.display()
+    );
+    assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+}
