@@ -142,6 +142,51 @@ pub async fn check_models(project: &Project) -> Vec<Problem> {
             Err(e) => problems.push(problem_of(project, &sql_error(model, &e))),
         }
     }
+    // The models sanhu's own code reads must be there, with the columns it reads.
+    for c in super::contracts::CONTRACTS {
+        let file = project
+            .root
+            .join("queries")
+            .join(format!("{}.sql", c.model));
+        let Some(model) = project.models.iter().find(|m| m.name == c.model) else {
+            problems.push(Problem {
+                file,
+                line: 0,
+                col: 0,
+                message: format!(
+                    "model `{}` is missing: {} reads it (columns {}); restore queries/{}.sql",
+                    c.model,
+                    c.used_by,
+                    c.columns.join(", "),
+                    c.model
+                ),
+            });
+            continue;
+        };
+        let Ok(provider) = ctx.table_provider(c.model).await else {
+            continue; // it did not plan: already a problem above
+        };
+        let schema = provider.schema();
+        let missing: Vec<&str> = c
+            .columns
+            .iter()
+            .copied()
+            .filter(|col| schema.field_with_name(col).is_err())
+            .collect();
+        if !missing.is_empty() {
+            problems.push(Problem {
+                file: model.file.clone(),
+                line: 1,
+                col: 1,
+                message: format!(
+                    "model `{}` must give column(s) {}: {} reads them",
+                    c.model,
+                    missing.join(", "),
+                    c.used_by
+                ),
+            });
+        }
+    }
     // Report sheets' SQL must plan too.
     for report in &project.reports {
         for sheet in &report.spec.sheets {

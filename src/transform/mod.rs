@@ -9,6 +9,7 @@
 //! dependency order, each result written back to the lake as a table of its own.
 
 mod checks;
+pub mod contracts;
 mod current;
 pub mod functions;
 mod graph;

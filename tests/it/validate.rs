@@ -197,3 +197,33 @@ fn old_single_brace_placeholders_are_explained() {
     );
     assert!(err.contains(&want), "missing {want:?} in:\n{err}");
 }
+
+/// The models sanhu's own code reads (transform::contracts): deleting one, or dropping a
+/// column the engine reads, is a validate problem that says what needs it.
+#[test]
+fn the_models_the_engine_reads_are_checked() {
+    let p = Project::bundled();
+    std::fs::remove_file(p.path().join("queries/credit_evidence.sql")).unwrap();
+    let f = p.path().join("queries/feed_timeliness.sql");
+    let text = std::fs::read_to_string(&f).unwrap().replace(
+        "END                                                    AS timeliness,",
+        "END AS status,",
+    );
+    assert!(text.contains("END AS status"));
+    std::fs::write(&f, &text).unwrap();
+    let out = p.sanhu(&["validate"]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        format!(
+            "error: {}: model `credit_evidence` is missing: `sanhu explain credit`",
+            p.path().join("queries/credit_evidence.sql").display()
+        ),
+        format!(
+            "error: {}:1:1: model `feed_timeliness` must give column(s) timeliness: `sanhu status`",
+            f.display()
+        ),
+    ] {
+        assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+    }
+}
