@@ -207,16 +207,10 @@ const EX_CONFIG: u8 = 78;
 /// `error:` and one `Caused by:` line per cause; a cause whose text an outer message already
 /// carries (DataFusion nests its errors that way) is not printed again.
 fn print_error(e: &dyn std::error::Error) {
-    let mut shown = vec![e.to_string()];
-    eprintln!("error: {e}");
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !t.is_empty() && !shown.iter().any(|p| p.contains(&t)) {
-            eprintln!("  Caused by: {t}");
-            shown.push(t);
-        }
-        src = s.source();
+    let texts = jobs::error_texts(e);
+    eprintln!("error: {}", texts[0]);
+    for t in &texts[1..] {
+        eprintln!("  Caused by: {t}");
     }
 }
 

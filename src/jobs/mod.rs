@@ -95,12 +95,22 @@ pub(crate) fn failpoint(name: &str) {
 
 /// Whether the failpoint `name` is set (for hooks that do something else than stop).
 pub(crate) fn failpoint_is(name: &str) -> bool {
-    std::env::var("SANHU_FAILPOINT").is_ok_and(|v| v == name)
+    // Read once per process: the ingest loop asks once per batch.
+    static SET: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| std::env::var("SANHU_FAILPOINT").ok())
+        .as_deref()
+        == Some(name)
 }
 
 /// An error and its causes on one line (`a: b: c`), each text once: what the run ledger and
 /// the logs keep of a failure.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
+    error_texts(e).join(": ")
+}
+
+/// An error's text and its causes' texts, outermost first, leaving out a cause whose text an
+/// outer message already carries (DataFusion nests its errors that way).
+pub fn error_texts(e: &dyn std::error::Error) -> Vec<String> {
     let mut parts = vec![e.to_string()];
     let mut src = e.source();
     while let Some(s) = src {
@@ -110,7 +120,7 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         }
         src = s.source();
     }
-    parts.join(": ")
+    parts
 }
 
 /// Open the lake and ledger of a project, undoing what an interrupted run left.
