@@ -192,8 +192,8 @@ fn finish_committed(lake: &Lake, ledger: &Ledger, project: &Project) -> Result<u
                 }
             }
         }
-        // A receipt only for a file delivery (a database pull writes its own, and has no file).
-        if u.receipt_path.is_none() && archived.is_some() {
+        // A receipt only for a file delivery found again (a pull has no file to find).
+        if archived.is_some() {
             let result = FileResult {
                 unit: u.unit.clone(),
                 file_name: u.file_name.clone(),
@@ -228,8 +228,8 @@ fn finish_committed(lake: &Lake, ledger: &Ledger, project: &Project) -> Result<u
             };
             let issues = read_issues(lake, u.id)?;
             finish_receipt(project, ledger, result, meta, &issues)?;
+            finished += 1;
         }
-        finished += 1;
     }
     Ok(finished)
 }

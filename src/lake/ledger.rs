@@ -68,8 +68,8 @@ pub struct Delivery {
     pub archive_path: Option<String>,
 }
 
-/// A committed file delivery whose last steps a crash cut short: the move out of the inbox
-/// (`archive_path` unset) or the receipt (`receipt_path` unset).
+/// A committed delivery whose last steps a crash cut short: the receipt (`receipt_path` unset)
+/// and perhaps the move out of the inbox (`archive_path` unset).
 #[derive(Debug, Clone)]
 pub struct Unfinished {
     pub id: i64,
@@ -365,15 +365,15 @@ impl Ledger {
             .is_some_and(|s| s == "ingested"))
     }
 
-    /// Committed deliveries missing their archive path or their receipt (database pulls have
-    /// no file to archive, so for them only a missing receipt counts).
+    /// Committed deliveries without their receipt: the receipt is the last step of a delivery
+    /// (file or database pull), so every crash after the commit leaves it unset. A database
+    /// pull has no archive path, ever; that alone is not unfinished.
     pub fn unfinished(&self) -> Result<Vec<Unfinished>, LakeError> {
         let mut st = self.conn().prepare(
             "SELECT id, unit, file_name, sha256, status, feed, table_name, sheet, header_row, rows_read,
                     rows_accepted, rows_rejected, rows_warned, rows_skipped, reason, archive_path, receipt_path
              FROM deliveries
-             WHERE status IN ('ingested', 'quarantined', 'duplicate')
-               AND (archive_path IS NULL OR receipt_path IS NULL)
+             WHERE status IN ('ingested', 'quarantined', 'duplicate') AND receipt_path IS NULL
              ORDER BY id",
         )?;
         let rows = st

@@ -254,7 +254,14 @@ fn postgres_incremental_pulls_keep_the_boundary_rows_once() {
         out.contains("nothing new (0 rows read, 0 accepted, 0 rejected, 1 already taken"),
         "{out}"
     );
-    // `status` shows the feed's last pull and its committed watermark.
+    // `status` shows the feed's last pull and its committed watermark; a pull (no file to
+    // archive) is not mistaken for a delivery a crash left unfinished.
+    let out = p.sanhu(&["status"]);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("recovered from an interrupted run"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let status = p.ok(&["status"]);
     let line = status
         .lines()
