@@ -432,10 +432,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 models: select,
                 only,
             },
-            as_of.map_or_else(
-                || crate::transform::AsOf::now(&project),
-                |d| crate::transform::AsOf::end_of_day(&project, d),
-            ),
+            crate::transform::AsOf::day_or_now(&project, as_of),
         )
         .await
         .map(|built| {
@@ -503,10 +500,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 eprintln!("error: unknown explanation `{what}`\nhint: available: credit");
                 return ExitCode::from(2);
             }
-            let as_of = as_of.map_or_else(
-                || crate::transform::AsOf::now(&project),
-                |d| crate::transform::AsOf::end_of_day(&project, d),
-            );
+            let as_of = crate::transform::AsOf::day_or_now(&project, as_of);
             jobs::explain_credit(&project, &uscc, as_of)
                 .await
                 .map(|x| print::credit(&x, format))

@@ -151,6 +151,7 @@ pub async fn status(project: &Project, as_of: AsOf) -> Result<StatusReport, JobE
         .await?;
     let mut feeds = Vec::new();
     for b in &batches {
+        let b = &utf8_strings(b)?;
         for i in 0..b.num_rows() {
             feeds.push(FeedStatus {
                 unit: text(b, 0, i).unwrap_or_default(),
@@ -216,14 +217,29 @@ pub async fn status(project: &Project, as_of: AsOf) -> Result<StatusReport, JobE
     })
 }
 
-fn text(b: &RecordBatch, col: usize, row: usize) -> Option<String> {
-    let c = b.column(col);
-    if c.is_null(row) {
-        return None;
+/// The batch with every string column as plain Utf8 (a plan may give Utf8View), cast once.
+fn utf8_strings(b: &RecordBatch) -> Result<RecordBatch, JobError> {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let mut fields = Vec::new();
+    let mut cols = Vec::new();
+    for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+        if matches!(f.data_type(), DataType::Utf8View | DataType::LargeUtf8) {
+            cols.push(datafusion::arrow::compute::cast(c, &DataType::Utf8)?);
+            fields.push(Field::new(f.name(), DataType::Utf8, f.is_nullable()));
+        } else {
+            cols.push(c.clone());
+            fields.push(f.as_ref().clone());
+        }
     }
-    let c =
-        datafusion::arrow::compute::cast(c, &datafusion::arrow::datatypes::DataType::Utf8).ok()?;
-    Some(c.as_string::<i32>().value(row).to_string())
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new(fields)),
+        cols,
+    )?)
+}
+
+fn text(b: &RecordBatch, col: usize, row: usize) -> Option<String> {
+    let c = b.column(col).as_string_opt::<i32>()?;
+    (!c.is_null(row)).then(|| c.value(row).to_string())
 }
 
 fn int(b: &RecordBatch, col: usize, row: usize) -> Option<i64> {

@@ -45,6 +45,11 @@ impl AsOf {
         AsOf::at(project, chrono::Utc::now())
     }
 
+    /// As of the end of `day` when one is given (`--as-of`), else as of now.
+    pub fn day_or_now(project: &Project, day: Option<chrono::NaiveDate>) -> AsOf {
+        day.map_or_else(|| AsOf::now(project), |d| AsOf::end_of_day(project, d))
+    }
+
     /// The instant as a naive UTC date-time (what `{{as_of_end_utc}}` renders).
     pub fn end_utc(&self) -> chrono::NaiveDateTime {
         self.instant.naive_utc()
